@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * qmp-json.h: the parsed-JSON tree every QMP message is read into.
+ *
+ * A QmpJsonDoc owns all nodes of one parsed text in an arena; nodes are
+ * immutable and stay valid exactly as long as the document holds a reference.
+ * Documents are reference counted (qmp_json_doc_ref/unref) and may be shared
+ * between threads once parsed; nothing in them changes after parsing.
+ *
+ * Ownership: functions returning `const QmpJson *` or `const char *` lend a
+ * pointer into a document; functions named *_new, *_parse, *_copy and *_dup
+ * return a new reference or a newly allocated string the caller frees.
+ */
+#pragma once
+
+#include <glib.h>
+#include <yajl/yajl_gen.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+    QMP_JSON_NULL,
+    QMP_JSON_BOOL,
+    QMP_JSON_INT,    /* an integer that fits gint64 or guint64 */
+    QMP_JSON_DOUBLE, /* any other number */
+    QMP_JSON_STRING,
+    QMP_JSON_OBJECT,
+    QMP_JSON_ARRAY,
+} QmpJsonType;
+
+typedef struct _QmpJson QmpJson;
+typedef struct _QmpJsonDoc QmpJsonDoc;
+
+/* A node.  The layout is public so that the codecs can walk it fast; treat
+ * every field as read-only. */
+struct _QmpJson {
+    QmpJsonType type;
+    guint32 len;          /* string: byte length; object/array: child count */
+    const char *key;      /* member name when the parent is an object, else NULL */
+    guint32 key_len;
+    gboolean is_unsigned; /* QMP_JSON_INT above G_MAXINT64: value in v.u */
+    const QmpJson *next;  /* next sibling, NULL at the end */
+    union {
+        gboolean b;
+        gint64 i;
+        guint64 u;
+        double d;
+        const char *s;         /* NUL-terminated, may contain NUL (use len) */
+        const QmpJson *first;  /* first child of an object or array */
+    } v;
+};
+
+/* Parse one JSON text (exactly one value, surrounding whitespace allowed).
+ * On failure returns NULL and sets a QMP_ERROR_PROTOCOL error whose message
+ * names the byte offset of the fault.  max_depth 0 means the default (1024). */
+QmpJsonDoc *qmp_json_parse(const char *text, gsize len, guint max_depth,
+                           GError **error);
+
+QmpJsonDoc *qmp_json_doc_ref(QmpJsonDoc *doc);
+void qmp_json_doc_unref(QmpJsonDoc *doc); /* NULL-safe */
+const QmpJson *qmp_json_doc_root(const QmpJsonDoc *doc);
+
+/* A new document holding a deep copy of node (any document). */
+QmpJsonDoc *qmp_json_copy(const QmpJson *node);
+
+/* Object member by name, or NULL.  Linear in the number of members. */
+const QmpJson *qmp_json_lookup(const QmpJson *object, const char *key);
+
+/* Checked accessors: FALSE when the node has another type or the number does
+ * not fit the requested C type. */
+gboolean qmp_json_get_int64(const QmpJson *node, gint64 *out);
+gboolean qmp_json_get_uint64(const QmpJson *node, guint64 *out);
+gboolean qmp_json_get_double(const QmpJson *node, double *out); /* ints too */
+const char *qmp_json_get_string(const QmpJson *node); /* NULL unless string */
+
+const char *qmp_json_type_name(QmpJsonType type); /* "string", "object", ... */
+
+/* Serialize a node with yajl_gen (as one value). */
+yajl_gen_status qmp_json_gen(const QmpJson *node, yajl_gen gen);
+
+/* Serialize to a newly allocated compact string (no newline). */
+char *qmp_json_to_string(const QmpJson *node);
+
+/* Structural equality (object member order ignored, numbers compared by
+ * value). */
+gboolean qmp_json_equal(const QmpJson *a, const QmpJson *b);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpJsonDoc, qmp_json_doc_unref)
+
+G_END_DECLS
