@@ -1,0 +1,703 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * qmp-json.c: parse JSON text into an arena-backed, immutable tree.
+ *
+ * The parser drives yajl's streaming interface; every node, string and key
+ * is bump-allocated from large chunks owned by the document, so building a
+ * tree costs one malloc per chunk, not per node, and node pointers never
+ * move.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+#include "qmp-error.h"
+#include "qmp-json.h"
+
+#define DEFAULT_MAX_DEPTH 1024
+#define MIN_CHUNK 4096
+#define MAX_CHUNK (1024 * 1024)
+
+/* ---------------------------------------------------------------- arena */
+
+typedef struct _Chunk Chunk;
+struct _Chunk {
+    Chunk *next;
+    gsize size;
+    gsize used;
+    /* data follows, 8-byte aligned */
+};
+
+#define CHUNK_HDR ((sizeof(Chunk) + 7) & ~(gsize) 7)
+
+struct _QmpJsonDoc {
+    gint refcount;
+    const QmpJson *root;
+    Chunk *chunks;      /* newest first; allocation happens in the head */
+    gsize next_size;    /* size of the next chunk to allocate */
+};
+
+static G_GNUC_NO_INLINE gpointer
+arena_alloc_slow(QmpJsonDoc *doc, gsize n)
+{
+    gsize size = MAX(doc->next_size, n);
+    Chunk *c = g_malloc(CHUNK_HDR + size);
+
+    c->size = size;
+    c->used = n;
+    if (doc->chunks && n > doc->next_size) {
+        /* A dedicated chunk for one big block: keep the current head, which
+         * still has room, for the small allocations that follow. */
+        c->next = doc->chunks->next;
+        doc->chunks->next = c;
+    } else {
+        c->next = doc->chunks;
+        doc->chunks = c;
+        if (doc->next_size < MAX_CHUNK)
+            doc->next_size *= 2;
+    }
+    return (char *) c + CHUNK_HDR;
+}
+
+/* n bytes, 8-byte aligned. */
+static inline gpointer
+arena_alloc(QmpJsonDoc *doc, gsize n)
+{
+    Chunk *c = doc->chunks;
+
+    n = (n + 7) & ~(gsize) 7;
+    if (G_LIKELY(c && c->size - c->used >= n)) {
+        gpointer p = (char *) c + CHUNK_HDR + c->used;
+        c->used += n;
+        return p;
+    }
+    return arena_alloc_slow(doc, n);
+}
+
+static inline const char *
+arena_strndup(QmpJsonDoc *doc, const char *s, gsize len)
+{
+    char *p = arena_alloc(doc, len + 1);
+
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+static QmpJsonDoc *
+doc_new(gsize size_hint)
+{
+    QmpJsonDoc *doc = g_new0(QmpJsonDoc, 1);
+    gsize first = size_hint * 2;
+
+    doc->refcount = 1;
+    if (first < MIN_CHUNK)
+        first = MIN_CHUNK;
+    if (first > 16 * MAX_CHUNK)
+        first = 16 * MAX_CHUNK;
+    doc->next_size = (first + 7) & ~(gsize) 7;
+    return doc;
+}
+
+QmpJsonDoc *
+qmp_json_doc_ref(QmpJsonDoc *doc)
+{
+    g_return_val_if_fail(doc != NULL, NULL);
+    g_atomic_int_inc(&doc->refcount);
+    return doc;
+}
+
+void
+qmp_json_doc_unref(QmpJsonDoc *doc)
+{
+    if (!doc)
+        return;
+    if (!g_atomic_int_dec_and_test(&doc->refcount))
+        return;
+    for (Chunk *c = doc->chunks, *next; c; c = next) {
+        next = c->next;
+        g_free(c);
+    }
+    g_free(doc);
+}
+
+const QmpJson *
+qmp_json_doc_root(const QmpJsonDoc *doc)
+{
+    return doc ? doc->root : NULL;
+}
+
+/* --------------------------------------------------------------- parser */
+
+typedef struct {
+    QmpJson *node;      /* the open container */
+    QmpJson *last;      /* its last child so far */
+} Frame;
+
+typedef struct {
+    QmpJsonDoc *doc;
+    Frame *stack;
+    guint depth;        /* number of open containers */
+    guint stack_alloc;
+    guint max_depth;
+    gboolean too_deep;
+    gboolean bad_number;  /* a number beyond double's range */
+    const char *key;    /* pending member name (arena copy) */
+    guint32 key_len;
+    QmpJson *root;
+} Parser;
+
+static inline QmpJson *
+new_node(Parser *p, QmpJsonType type)
+{
+    QmpJson *n = arena_alloc(p->doc, sizeof(QmpJson));
+
+    n->type = type;
+    n->len = 0;
+    n->is_unsigned = FALSE;
+    n->next = NULL;
+    n->key = p->key;
+    n->key_len = p->key_len;
+    p->key = NULL;
+    p->key_len = 0;
+    if (G_LIKELY(p->depth > 0)) {
+        Frame *f = &p->stack[p->depth - 1];
+        if (f->last)
+            f->last->next = n;
+        else
+            f->node->v.first = n;
+        f->last = n;
+        f->node->len++;
+    } else {
+        p->root = n;
+    }
+    return n;
+}
+
+static int
+cb_null(void *ctx)
+{
+    QmpJson *n = new_node(ctx, QMP_JSON_NULL);
+    n->v.u = 0;
+    return 1;
+}
+
+static int
+cb_boolean(void *ctx, int b)
+{
+    QmpJson *n = new_node(ctx, QMP_JSON_BOOL);
+    n->v.b = b ? TRUE : FALSE;
+    return 1;
+}
+
+/* Convert a JSON number's text (not NUL-terminated) to a double. */
+static double
+number_to_double(const char *s, size_t l)
+{
+    char buf[64];
+    char *tmp = NULL;
+    const char *z;
+    double d;
+
+    if (l < sizeof(buf)) {
+        memcpy(buf, s, l);
+        buf[l] = '\0';
+        z = buf;
+    } else {
+        z = tmp = g_strndup(s, l);
+    }
+    d = g_ascii_strtod(z, NULL);
+    g_free(tmp);
+    return d;
+}
+
+static int
+cb_number(void *ctx, const char *s, size_t l)
+{
+    Parser *parser = ctx;
+    QmpJson *n = new_node(parser, QMP_JSON_INT);
+    const char *p = s, *end = s + l;
+    gboolean neg = FALSE;
+    guint64 mag = 0;
+
+    if (p < end && *p == '-') {
+        neg = TRUE;
+        p++;
+    }
+    for (; p < end; p++) {
+        unsigned digit = (unsigned char) *p - '0';
+        if (digit > 9)
+            goto as_double;     /* '.', 'e' or 'E' */
+        if (mag > (G_MAXUINT64 - digit) / 10)
+            goto as_double;     /* overflows 64 bits */
+        mag = mag * 10 + digit;
+    }
+    if (neg) {
+        if (mag > (guint64) G_MAXINT64 + 1)
+            goto as_double;
+        n->v.i = mag == (guint64) G_MAXINT64 + 1 ? G_MININT64 : -(gint64) mag;
+    } else if (mag > (guint64) G_MAXINT64) {
+        n->v.u = mag;
+        n->is_unsigned = TRUE;
+    } else {
+        n->v.i = (gint64) mag;
+    }
+    return 1;
+
+as_double:
+    n->type = QMP_JSON_DOUBLE;
+    n->v.d = number_to_double(s, l);
+    if (G_UNLIKELY(!isfinite(n->v.d))) {
+        parser->bad_number = TRUE;
+        return 0;
+    }
+    return 1;
+}
+
+static int
+cb_string(void *ctx, const unsigned char *s, size_t l)
+{
+    Parser *p = ctx;
+    QmpJson *n;
+
+    if (G_UNLIKELY(l > G_MAXUINT32))
+        return 0;
+    n = new_node(p, QMP_JSON_STRING);
+    n->len = (guint32) l;
+    n->v.s = arena_strndup(p->doc, (const char *) s, l);
+    return 1;
+}
+
+static int
+cb_map_key(void *ctx, const unsigned char *s, size_t l)
+{
+    Parser *p = ctx;
+
+    if (G_UNLIKELY(l > G_MAXUINT32))
+        return 0;
+    p->key = arena_strndup(p->doc, (const char *) s, l);
+    p->key_len = (guint32) l;
+    return 1;
+}
+
+static inline int
+open_container(Parser *p, QmpJsonType type)
+{
+    QmpJson *n;
+
+    if (G_UNLIKELY(p->depth >= p->max_depth)) {
+        p->too_deep = TRUE;
+        return 0;
+    }
+    n = new_node(p, type);
+    n->v.first = NULL;
+    if (G_UNLIKELY(p->depth == p->stack_alloc)) {
+        p->stack_alloc = p->stack_alloc ? p->stack_alloc * 2 : 32;
+        p->stack = g_renew(Frame, p->stack, p->stack_alloc);
+    }
+    p->stack[p->depth].node = n;
+    p->stack[p->depth].last = NULL;
+    p->depth++;
+    return 1;
+}
+
+static int
+cb_start_map(void *ctx)
+{
+    return open_container(ctx, QMP_JSON_OBJECT);
+}
+
+static int
+cb_start_array(void *ctx)
+{
+    return open_container(ctx, QMP_JSON_ARRAY);
+}
+
+static int
+cb_end(void *ctx)
+{
+    Parser *p = ctx;
+    p->depth--;
+    return 1;
+}
+
+static const yajl_callbacks parse_callbacks = {
+    .yajl_null = cb_null,
+    .yajl_boolean = cb_boolean,
+    .yajl_number = cb_number,
+    .yajl_string = cb_string,
+    .yajl_start_map = cb_start_map,
+    .yajl_map_key = cb_map_key,
+    .yajl_end_map = cb_end,
+    .yajl_start_array = cb_start_array,
+    .yajl_end_array = cb_end,
+};
+
+static void
+set_parse_error(GError **error, yajl_handle h, Parser *p, const char *text,
+                gsize len, gsize offset)
+{
+    if (p->too_deep) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                    "JSON nesting deeper than %u at offset %" G_GSIZE_FORMAT,
+                    p->max_depth, offset);
+        return;
+    }
+    if (p->bad_number) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                    "JSON number out of range at offset %" G_GSIZE_FORMAT,
+                    offset);
+        return;
+    }
+
+    unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *) text,
+                                        len);
+    char *reason = g_strstrip(g_strdup(msg ? (const char *) msg : "error"));
+    if (msg)
+        yajl_free_error(h, msg);
+    g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                "invalid JSON at offset %" G_GSIZE_FORMAT ": %s", offset,
+                reason);
+    g_free(reason);
+}
+
+QmpJsonDoc *
+qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
+{
+    Parser p = { 0 };
+    yajl_handle h;
+    yajl_status st;
+    gsize offset;
+
+    g_return_val_if_fail(text != NULL || len == 0, NULL);
+
+    p.doc = doc_new(len);
+    p.max_depth = max_depth ? max_depth : DEFAULT_MAX_DEPTH;
+    h = yajl_alloc(&parse_callbacks, NULL, &p);
+    yajl_config(h, yajl_allow_comments, 0);
+    yajl_config(h, yajl_dont_validate_strings, 0);
+    yajl_config(h, yajl_allow_trailing_garbage, 0);
+    yajl_config(h, yajl_allow_multiple_values, 0);
+    yajl_config(h, yajl_allow_partial_values, 0);
+
+    st = yajl_parse(h, (const unsigned char *) (text ? text : ""), len);
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+        offset = len;
+    } else {
+        offset = yajl_get_bytes_consumed(h);
+    }
+    if (st != yajl_status_ok || !p.root) {
+        if (st == yajl_status_ok) {
+            g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                        "invalid JSON at offset %" G_GSIZE_FORMAT
+                        ": no value", offset);
+        } else {
+            set_parse_error(error, h, &p, text, len, offset);
+        }
+        yajl_free(h);
+        g_free(p.stack);
+        qmp_json_doc_unref(p.doc);
+        return NULL;
+    }
+    yajl_free(h);
+    g_free(p.stack);
+    p.doc->root = p.root;
+    return p.doc;
+}
+
+/* ----------------------------------------------------------------- copy */
+
+static QmpJson *
+copy_node(QmpJsonDoc *doc, const QmpJson *src)
+{
+    QmpJson *n = arena_alloc(doc, sizeof(QmpJson));
+
+    *n = *src;
+    n->next = NULL;
+    n->key = src->key ? arena_strndup(doc, src->key, src->key_len) : NULL;
+    switch (src->type) {
+    case QMP_JSON_STRING:
+        n->v.s = arena_strndup(doc, src->v.s, src->len);
+        break;
+    case QMP_JSON_OBJECT:
+    case QMP_JSON_ARRAY: {
+        QmpJson *last = NULL;
+        n->v.first = NULL;
+        for (const QmpJson *c = src->v.first; c; c = c->next) {
+            QmpJson *cn = copy_node(doc, c);
+            if (last)
+                last->next = cn;
+            else
+                n->v.first = cn;
+            last = cn;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return n;
+}
+
+QmpJsonDoc *
+qmp_json_copy(const QmpJson *node)
+{
+    QmpJsonDoc *doc;
+    QmpJson *root;
+
+    g_return_val_if_fail(node != NULL, NULL);
+    doc = doc_new(0);
+    root = copy_node(doc, node);
+    /* The copy is a document of its own: its root is not a member. */
+    root->key = NULL;
+    root->key_len = 0;
+    doc->root = root;
+    return doc;
+}
+
+/* ------------------------------------------------------------ accessors */
+
+const QmpJson *
+qmp_json_lookup(const QmpJson *object, const char *key)
+{
+    gsize klen;
+
+    if (!object || object->type != QMP_JSON_OBJECT || !key)
+        return NULL;
+    klen = strlen(key);
+    for (const QmpJson *c = object->v.first; c; c = c->next) {
+        if (c->key_len == klen && memcmp(c->key, key, klen) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+gboolean
+qmp_json_get_int64(const QmpJson *node, gint64 *out)
+{
+    if (!node || node->type != QMP_JSON_INT || node->is_unsigned)
+        return FALSE;
+    if (out)
+        *out = node->v.i;
+    return TRUE;
+}
+
+gboolean
+qmp_json_get_uint64(const QmpJson *node, guint64 *out)
+{
+    if (!node || node->type != QMP_JSON_INT)
+        return FALSE;
+    if (!node->is_unsigned && node->v.i < 0)
+        return FALSE;
+    if (out)
+        *out = node->v.u;
+    return TRUE;
+}
+
+gboolean
+qmp_json_get_double(const QmpJson *node, double *out)
+{
+    double d;
+
+    if (!node)
+        return FALSE;
+    switch (node->type) {
+    case QMP_JSON_DOUBLE:
+        d = node->v.d;
+        break;
+    case QMP_JSON_INT:
+        d = node->is_unsigned ? (double) node->v.u : (double) node->v.i;
+        break;
+    default:
+        return FALSE;
+    }
+    if (out)
+        *out = d;
+    return TRUE;
+}
+
+const char *
+qmp_json_get_string(const QmpJson *node)
+{
+    if (!node || node->type != QMP_JSON_STRING)
+        return NULL;
+    return node->v.s;
+}
+
+const char *
+qmp_json_type_name(QmpJsonType type)
+{
+    switch (type) {
+    case QMP_JSON_NULL: return "null";
+    case QMP_JSON_BOOL: return "bool";
+    case QMP_JSON_INT: return "int";
+    case QMP_JSON_DOUBLE: return "number";
+    case QMP_JSON_STRING: return "string";
+    case QMP_JSON_OBJECT: return "object";
+    case QMP_JSON_ARRAY: return "array";
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------ generator */
+
+/* A double as JSON text that reads back as the same double and as a
+ * double (never as an integer).  Non-finite values have no JSON form. */
+static yajl_gen_status
+gen_double(yajl_gen gen, double d)
+{
+    char buf[G_ASCII_DTOSTR_BUF_SIZE + 2];
+
+    if (!isfinite(d))
+        return yajl_gen_invalid_number;
+    g_ascii_formatd(buf, sizeof(buf) - 2, "%.15g", d);
+    if (g_ascii_strtod(buf, NULL) != d)
+        g_ascii_formatd(buf, sizeof(buf) - 2, "%.17g", d);
+    if (!strpbrk(buf, ".eE"))
+        strcat(buf, ".0");
+    return yajl_gen_number(gen, buf, strlen(buf));
+}
+
+yajl_gen_status
+qmp_json_gen(const QmpJson *node, yajl_gen gen)
+{
+    yajl_gen_status st;
+    char buf[32];
+
+    g_return_val_if_fail(node != NULL, yajl_gen_invalid_string);
+    switch (node->type) {
+    case QMP_JSON_NULL:
+        return yajl_gen_null(gen);
+    case QMP_JSON_BOOL:
+        return yajl_gen_bool(gen, node->v.b);
+    case QMP_JSON_INT:
+        if (!node->is_unsigned)
+            return yajl_gen_integer(gen, node->v.i);
+        snprintf(buf, sizeof(buf), "%" G_GUINT64_FORMAT, node->v.u);
+        return yajl_gen_number(gen, buf, strlen(buf));
+    case QMP_JSON_DOUBLE:
+        return gen_double(gen, node->v.d);
+    case QMP_JSON_STRING:
+        return yajl_gen_string(gen, (const unsigned char *) node->v.s,
+                               node->len);
+    case QMP_JSON_OBJECT:
+        if ((st = yajl_gen_map_open(gen)) != yajl_gen_status_ok)
+            return st;
+        for (const QmpJson *c = node->v.first; c; c = c->next) {
+            st = yajl_gen_string(gen, (const unsigned char *) c->key,
+                                 c->key_len);
+            if (st != yajl_gen_status_ok)
+                return st;
+            if ((st = qmp_json_gen(c, gen)) != yajl_gen_status_ok)
+                return st;
+        }
+        return yajl_gen_map_close(gen);
+    case QMP_JSON_ARRAY:
+        if ((st = yajl_gen_array_open(gen)) != yajl_gen_status_ok)
+            return st;
+        for (const QmpJson *c = node->v.first; c; c = c->next) {
+            if ((st = qmp_json_gen(c, gen)) != yajl_gen_status_ok)
+                return st;
+        }
+        return yajl_gen_array_close(gen);
+    }
+    return yajl_gen_invalid_string;
+}
+
+char *
+qmp_json_to_string(const QmpJson *node)
+{
+    yajl_gen gen;
+    const unsigned char *buf;
+    size_t len;
+    char *out = NULL;
+
+    g_return_val_if_fail(node != NULL, NULL);
+    gen = yajl_gen_alloc(NULL);
+    if (qmp_json_gen(node, gen) == yajl_gen_status_ok &&
+        yajl_gen_get_buf(gen, &buf, &len) == yajl_gen_status_ok)
+        out = g_strndup((const char *) buf, len);
+    yajl_gen_free(gen);
+    return out;
+}
+
+/* ------------------------------------------------------------- equality */
+
+static gboolean
+numbers_equal(const QmpJson *a, const QmpJson *b)
+{
+    double da, db;
+
+    if (a->type == QMP_JSON_INT && b->type == QMP_JSON_INT)
+        return a->is_unsigned == b->is_unsigned && a->v.i == b->v.i;
+    qmp_json_get_double(a, &da);
+    qmp_json_get_double(b, &db);
+    return da == db;
+}
+
+static gboolean
+is_number(const QmpJson *n)
+{
+    return n->type == QMP_JSON_INT || n->type == QMP_JSON_DOUBLE;
+}
+
+gboolean
+qmp_json_equal(const QmpJson *a, const QmpJson *b)
+{
+    if (a == b)
+        return TRUE;
+    if (!a || !b)
+        return FALSE;
+    if (is_number(a) && is_number(b))
+        return numbers_equal(a, b);
+    if (a->type != b->type)
+        return FALSE;
+    switch (a->type) {
+    case QMP_JSON_NULL:
+        return TRUE;
+    case QMP_JSON_BOOL:
+        return !a->v.b == !b->v.b;
+    case QMP_JSON_STRING:
+        return a->len == b->len && memcmp(a->v.s, b->v.s, a->len) == 0;
+    case QMP_JSON_ARRAY: {
+        const QmpJson *x = a->v.first, *y = b->v.first;
+        if (a->len != b->len)
+            return FALSE;
+        for (; x && y; x = x->next, y = y->next) {
+            if (!qmp_json_equal(x, y))
+                return FALSE;
+        }
+        return !x && !y;
+    }
+    case QMP_JSON_OBJECT: {
+        const QmpJson *x, *y, *hint;
+        if (a->len != b->len)
+            return FALSE;
+        /* Try the same position first: members usually come in the same
+         * order, which makes the common case linear. */
+        hint = b->v.first;
+        for (x = a->v.first; x; x = x->next) {
+            if (hint && hint->key_len == x->key_len &&
+                memcmp(hint->key, x->key, x->key_len) == 0) {
+                y = hint;
+            } else {
+                for (y = b->v.first; y; y = y->next) {
+                    if (y->key_len == x->key_len &&
+                        memcmp(y->key, x->key, x->key_len) == 0)
+                        break;
+                }
+                if (!y)
+                    return FALSE;
+            }
+            if (!qmp_json_equal(x, y))
+                return FALSE;
+            hint = y->next;
+        }
+        return TRUE;
+    }
+    default:
+        return FALSE;
+    }
+}
