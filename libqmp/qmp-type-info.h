@@ -24,8 +24,12 @@
  *
  * A struct lays out its base's members first (flattened), then its own.  A
  * union adds, after its base members, `union { Branch branch; ... } u;` with
- * each non-empty branch struct embedded by value.  An alternate is
- * `struct { <Alt>Kind kind; union { storage of each branch } u; }`.
+ * each non-empty branch struct embedded by value.  A branch type may itself
+ * be a union (QEMU 8.2 on): its members and its own branch are then read from
+ * the same JSON object too.  An alternate is
+ * `struct { <Alt>Kind kind; union { storage of each branch } u; }`; an array
+ * branch (QEMU 7.2's StatsValue) is stored as `struct { T *data; gsize n; }`,
+ * so its count sits at variants_offset + sizeof(gpointer).
  *
  * Ownership: decoded values are newly allocated and owned by the caller;
  * free them with the generated _free (or qmp_value_free).  Encoders and
