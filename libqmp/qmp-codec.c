@@ -1,3 +1,1129 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* qmp-codec.c: the table-driven runtime (work in progress). */
+/*
+ * qmp-codec.c: the table-driven runtime behind every generated type.
+ *
+ * One walker per operation (decode, encode, clear, equal, copy) interprets
+ * the QmpTypeInfo tables described in qmp-type-info.h.  Decoding never
+ * formats a string on the success path: when something fails, the innermost
+ * call records the message and every caller prepends its own path segment
+ * while the stack unwinds.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "qmp-error.h"
 #include "qmp-type-info.h"
+
+/* Unions can nest (a branch that is itself a union); this bounds how many
+ * levels of flattened members one JSON object may hold. */
+#define MAX_LAYERS 8
+
+/* ---------------------------------------------------------------- paths */
+
+typedef struct {
+    QmpDecodeFlags flags;
+    char *msg;          /* the failure, set once by the innermost failure */
+    GString *segs;      /* path below the caller's prefix, built backwards */
+} Ctx;
+
+static gboolean G_GNUC_PRINTF(2, 3)
+fail(Ctx *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    g_assert(c->msg == NULL);
+    va_start(ap, fmt);
+    c->msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    c->segs = g_string_new(NULL);
+    return FALSE;
+}
+
+static gboolean
+push_key(Ctx *c, const char *key, gsize len)
+{
+    g_string_prepend_len(c->segs, key, len);
+    g_string_prepend_c(c->segs, '.');
+    return FALSE;
+}
+
+static gboolean
+push_index(Ctx *c, gsize i)
+{
+    char buf[32];
+
+    snprintf(buf, sizeof(buf), "[%" G_GSIZE_FORMAT "]", i);
+    g_string_prepend(c->segs, buf);
+    return FALSE;
+}
+
+/* Turn the recorded failure into a GError: "PREFIX.SEGS: message". */
+static void
+ctx_raise(Ctx *c, const char *prefix, gint code, GError **error)
+{
+    const char *segs = c->segs->str;
+    g_autoptr(GString) path = g_string_new(prefix ? prefix : "");
+
+    if (path->len == 0 && segs[0] == '.')
+        segs++;
+    g_string_append(path, segs);
+    if (path->len)
+        g_set_error(error, QMP_ERROR, code, "%s: %s", path->str, c->msg);
+    else
+        g_set_error_literal(error, QMP_ERROR, code, c->msg);
+    g_free(c->msg);
+    g_string_free(c->segs, TRUE);
+}
+
+/* -------------------------------------------------------------- storage */
+
+static gsize
+kind_size(QmpKind kind)
+{
+    switch (kind) {
+    case QMP_KIND_INT8:
+    case QMP_KIND_UINT8:
+        return 1;
+    case QMP_KIND_INT16:
+    case QMP_KIND_UINT16:
+        return 2;
+    case QMP_KIND_INT32:
+    case QMP_KIND_UINT32:
+        return 4;
+    case QMP_KIND_INT64:
+    case QMP_KIND_UINT64:
+        return 8;
+    case QMP_KIND_NUMBER:
+        return sizeof(double);
+    case QMP_KIND_BOOL:
+    case QMP_KIND_NULL:
+        return sizeof(gboolean);
+    case QMP_KIND_ENUM:
+        return sizeof(int);
+    case QMP_KIND_STR:
+    case QMP_KIND_ANY:
+    case QMP_KIND_OBJECT:
+    case QMP_KIND_ALTERNATE:
+    case QMP_KIND_ARRAY:
+        return sizeof(gpointer);
+    }
+    return sizeof(gpointer);
+}
+
+static const char *
+kind_name(QmpKind kind)
+{
+    switch (kind) {
+    case QMP_KIND_INT8: return "int8";
+    case QMP_KIND_INT16: return "int16";
+    case QMP_KIND_INT32: return "int32";
+    case QMP_KIND_INT64: return "int64";
+    case QMP_KIND_UINT8: return "uint8";
+    case QMP_KIND_UINT16: return "uint16";
+    case QMP_KIND_UINT32: return "uint32";
+    case QMP_KIND_UINT64: return "uint64";
+    case QMP_KIND_NUMBER: return "number";
+    case QMP_KIND_BOOL: return "bool";
+    case QMP_KIND_STR: return "string";
+    case QMP_KIND_NULL: return "null";
+    case QMP_KIND_ANY: return "any";
+    case QMP_KIND_ENUM: return "string";
+    case QMP_KIND_OBJECT: return "object";
+    case QMP_KIND_ALTERNATE: return "alternate";
+    case QMP_KIND_ARRAY: return "array";
+    }
+    return "value";
+}
+
+/* The JSON type a scalar or object kind is written as. */
+static const char *
+kind_json_name(QmpKind kind)
+{
+    if (kind <= QMP_KIND_UINT64)
+        return "int";
+    return kind_name(kind);
+}
+
+static gboolean
+is_int_kind(QmpKind kind)
+{
+    return kind <= QMP_KIND_UINT64;
+}
+
+/* Storage of a scalar kind, read as a signed or unsigned 64-bit value. */
+static gint64
+load_int(QmpKind kind, gconstpointer p)
+{
+    switch (kind) {
+    case QMP_KIND_INT8: return *(const gint8 *) p;
+    case QMP_KIND_INT16: return *(const gint16 *) p;
+    case QMP_KIND_INT32: return *(const gint32 *) p;
+    case QMP_KIND_INT64: return *(const gint64 *) p;
+    case QMP_KIND_UINT8: return *(const guint8 *) p;
+    case QMP_KIND_UINT16: return *(const guint16 *) p;
+    case QMP_KIND_UINT32: return *(const guint32 *) p;
+    case QMP_KIND_UINT64: return (gint64) *(const guint64 *) p;
+    default: return 0;
+    }
+}
+
+static const QmpTypeInfo *
+type_of(const QmpValueInfo *vi)
+{
+    return vi->type;
+}
+
+/* The variant of a union whose tag is `tag`, or NULL. */
+static const QmpVariantInfo *
+find_variant(const QmpTypeInfo *type, int tag)
+{
+    if (tag >= 0 && (guint32) tag < type->n_variants &&
+        type->variants[tag].tag == tag)
+        return &type->variants[tag];
+    for (guint32 i = 0; i < type->n_variants; i++) {
+        if (type->variants[i].tag == tag)
+            return &type->variants[i];
+    }
+    return NULL;
+}
+
+/* Where a member's value lives in its struct. */
+#define MEMBER_PTR(base, m) ((char *) (base) + (m)->offset)
+#define MEMBER_LEN(base, m) ((gsize *) ((char *) (base) + (m)->len_offset))
+#define MEMBER_HAS(base, m) ((gboolean *) ((char *) (base) + (m)->has_offset))
+
+/* Is a member present in a value?  Mandatory members always are. */
+static gboolean
+member_present(const QmpMemberInfo *m, gconstpointer base)
+{
+    if (m->has_offset >= 0)
+        return *MEMBER_HAS(base, m);
+    if (!(m->flags & QMP_INFO_OPTIONAL))
+        return TRUE;
+    switch (m->value.kind) {
+    case QMP_KIND_STR:
+    case QMP_KIND_ANY:
+    case QMP_KIND_OBJECT:
+    case QMP_KIND_ALTERNATE:
+    case QMP_KIND_ARRAY:
+        return *(gpointer const *) MEMBER_PTR(base, m) != NULL;
+    default:
+        return TRUE;
+    }
+}
+
+/* ---------------------------------------------------------------- enums */
+
+const char *
+qmp_enum_to_string(const QmpTypeInfo *type, int value)
+{
+    if (!type || value < 0 || (guint32) value >= type->n_enum_values)
+        return NULL;
+    return type->enum_values[value];
+}
+
+static int
+enum_lookup(const QmpTypeInfo *type, const char *s, gsize len)
+{
+    for (guint32 i = 0; i < type->n_enum_values; i++) {
+        const char *v = type->enum_values[i];
+        if (v[0] == s[0] && strncmp(v, s, len) == 0 && v[len] == '\0')
+            return (int) i;
+    }
+    return -1;
+}
+
+int
+qmp_enum_from_string(const QmpTypeInfo *type, const char *str)
+{
+    if (!type || !str)
+        return -1;
+    return enum_lookup(type, str, strlen(str));
+}
+
+/* ----------------------------------------------------------------- clear */
+
+static void clear_value(const QmpValueInfo *vi, gpointer storage, gsize n);
+
+static void
+clear_scalar(QmpKind kind, const QmpTypeInfo *type, gpointer storage)
+{
+    switch (kind) {
+    case QMP_KIND_STR:
+        g_clear_pointer((char **) storage, g_free);
+        break;
+    case QMP_KIND_ANY:
+        g_clear_pointer((QmpJsonDoc **) storage, qmp_json_doc_unref);
+        break;
+    case QMP_KIND_OBJECT:
+    case QMP_KIND_ALTERNATE: {
+        gpointer *p = storage;
+        qmp_value_free(type, *p);
+        *p = NULL;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* Free what the members of an object (at base) own, branch included. */
+static void
+clear_members(const QmpTypeInfo *type, char *base)
+{
+    for (guint32 i = 0; i < type->n_members; i++) {
+        const QmpMemberInfo *m = &type->members[i];
+        clear_value(&m->value, MEMBER_PTR(base, m),
+                    m->len_offset >= 0 ? *MEMBER_LEN(base, m) : 0);
+        if (m->len_offset >= 0)
+            *MEMBER_LEN(base, m) = 0;
+    }
+    if (type->discriminator >= 0) {
+        const QmpMemberInfo *d = &type->members[type->discriminator];
+        const QmpVariantInfo *v = find_variant(type, *(int *) MEMBER_PTR(base, d));
+        if (v && v->value.type)
+            clear_members(v->value.type, base + type->variants_offset);
+    }
+}
+
+static void
+clear_alternate(const QmpTypeInfo *type, char *base)
+{
+    const QmpVariantInfo *v = find_variant(type, *(int *) base);
+
+    if (v)
+        clear_value(&v->value, base + type->variants_offset, 0);
+}
+
+static void
+clear_value(const QmpValueInfo *vi, gpointer storage, gsize n)
+{
+    if (vi->kind == QMP_KIND_ARRAY) {
+        char **xs = storage;
+        gsize size = kind_size(vi->elem_kind);
+        if (!*xs)
+            return;
+        for (gsize i = 0; i < n; i++)
+            clear_scalar(vi->elem_kind, vi->type, *xs + i * size);
+        g_free(*xs);
+        *xs = NULL;
+        return;
+    }
+    clear_scalar(vi->kind, vi->type, storage);
+}
+
+void
+qmp_value_clear(const QmpValueInfo *vi, gpointer storage, gsize n)
+{
+    if (!vi || !storage)
+        return;
+    clear_value(vi, storage, n);
+}
+
+void
+qmp_value_free(const QmpTypeInfo *type, gpointer value)
+{
+    if (!type || !value)
+        return;
+    if (type->klass == QMP_TYPE_ALTERNATE)
+        clear_alternate(type, value);
+    else if (type->klass == QMP_TYPE_OBJECT)
+        clear_members(type, value);
+    g_free(value);
+}
+
+/* ---------------------------------------------------------------- decode */
+
+static gboolean decode_value(Ctx *c, const QmpValueInfo *vi,
+                             const QmpJson *json, gpointer dest, gsize *n_out);
+static gboolean decode_object(Ctx *c, const QmpTypeInfo *type,
+                              const QmpJson *json, char *base);
+
+static gboolean
+mismatch(Ctx *c, const char *expected, const QmpJson *json)
+{
+    return fail(c, "expected %s, got %s", expected,
+                qmp_json_type_name(json->type));
+}
+
+static gboolean
+decode_int(Ctx *c, QmpKind kind, const QmpJson *json, gpointer dest)
+{
+    gint64 lo = 0;
+    guint64 hi = 0;
+    gboolean neg;
+
+    if (json->type != QMP_JSON_INT)
+        return mismatch(c, "int", json);
+    neg = !json->is_unsigned && json->v.i < 0;
+    switch (kind) {
+    case QMP_KIND_INT8: lo = G_MININT8; hi = G_MAXINT8; break;
+    case QMP_KIND_INT16: lo = G_MININT16; hi = G_MAXINT16; break;
+    case QMP_KIND_INT32: lo = G_MININT32; hi = G_MAXINT32; break;
+    case QMP_KIND_INT64: lo = G_MININT64; hi = G_MAXINT64; break;
+    case QMP_KIND_UINT8: hi = G_MAXUINT8; break;
+    case QMP_KIND_UINT16: hi = G_MAXUINT16; break;
+    case QMP_KIND_UINT32: hi = G_MAXUINT32; break;
+    default: hi = G_MAXUINT64; break;
+    }
+    if (neg ? json->v.i < lo : json->v.u > hi) {
+        if (json->is_unsigned)
+            return fail(c, "integer %" G_GUINT64_FORMAT " out of range for %s",
+                        json->v.u, kind_name(kind));
+        return fail(c, "integer %" G_GINT64_FORMAT " out of range for %s",
+                    json->v.i, kind_name(kind));
+    }
+    switch (kind) {
+    case QMP_KIND_INT8: *(gint8 *) dest = (gint8) json->v.i; break;
+    case QMP_KIND_INT16: *(gint16 *) dest = (gint16) json->v.i; break;
+    case QMP_KIND_INT32: *(gint32 *) dest = (gint32) json->v.i; break;
+    case QMP_KIND_INT64: *(gint64 *) dest = json->v.i; break;
+    case QMP_KIND_UINT8: *(guint8 *) dest = (guint8) json->v.u; break;
+    case QMP_KIND_UINT16: *(guint16 *) dest = (guint16) json->v.u; break;
+    case QMP_KIND_UINT32: *(guint32 *) dest = (guint32) json->v.u; break;
+    default: *(guint64 *) dest = json->v.u; break;
+    }
+    return TRUE;
+}
+
+static gboolean
+decode_enum(Ctx *c, const QmpTypeInfo *type, const QmpJson *json, int *dest)
+{
+    int v;
+
+    if (json->type != QMP_JSON_STRING)
+        return mismatch(c, "string", json);
+    v = json->len ? enum_lookup(type, json->v.s, json->len) : -1;
+    if (v < 0 && (c->flags & QMP_DECODE_STRICT))
+        return fail(c, "invalid value '%s' for %s", json->v.s, type->name);
+    *dest = v;
+    return TRUE;
+}
+
+/* Which branch of an alternate takes a JSON value, or NULL. */
+static const QmpVariantInfo *
+alternate_branch(const QmpTypeInfo *type, const QmpJson *json)
+{
+    const QmpVariantInfo *number = NULL;
+
+    for (guint32 i = 0; i < type->n_variants; i++) {
+        const QmpVariantInfo *v = &type->variants[i];
+        QmpKind k = v->value.kind;
+        switch (json->type) {
+        case QMP_JSON_NULL:
+            if (k == QMP_KIND_NULL)
+                return v;
+            break;
+        case QMP_JSON_BOOL:
+            if (k == QMP_KIND_BOOL)
+                return v;
+            break;
+        case QMP_JSON_INT:
+            if (is_int_kind(k))
+                return v;
+            if (k == QMP_KIND_NUMBER)
+                number = v;
+            break;
+        case QMP_JSON_DOUBLE:
+            if (k == QMP_KIND_NUMBER)
+                return v;
+            break;
+        case QMP_JSON_STRING:
+            if (k == QMP_KIND_STR || k == QMP_KIND_ENUM)
+                return v;
+            break;
+        case QMP_JSON_OBJECT:
+            if (k == QMP_KIND_OBJECT)
+                return v;
+            break;
+        case QMP_JSON_ARRAY:
+            break;
+        }
+    }
+    return number;
+}
+
+static gboolean
+decode_alternate(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
+                 char *base)
+{
+    const QmpVariantInfo *v = alternate_branch(type, json);
+
+    if (!v) {
+        g_autoptr(GString) exp = g_string_new(NULL);
+        for (guint32 i = 0; i < type->n_variants; i++) {
+            if (i > 0)
+                g_string_append(exp, i + 1 == type->n_variants ? " or " : ", ");
+            g_string_append(exp, kind_json_name(type->variants[i].value.kind));
+        }
+        return mismatch(c, exp->str, json);
+    }
+    if (v->value.kind == QMP_KIND_ARRAY)
+        return fail(c, "arrays in alternates are not supported");
+    *(int *) base = v->tag;
+    return decode_value(c, &v->value, json, base + type->variants_offset, NULL);
+}
+
+/* Decode an object or alternate into newly allocated storage at *dest. */
+static gboolean
+decode_new(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
+           gpointer *dest)
+{
+    char *base;
+    gboolean ok;
+
+    if (type->klass == QMP_TYPE_ALTERNATE) {
+        base = g_malloc0(type->size);
+        ok = decode_alternate(c, type, json, base);
+    } else {
+        if (json->type != QMP_JSON_OBJECT)
+            return mismatch(c, "object", json);
+        base = g_malloc0(type->size);
+        ok = decode_object(c, type, json, base);
+    }
+    if (!ok) {
+        qmp_value_free(type, base);
+        return FALSE;
+    }
+    *dest = base;
+    return TRUE;
+}
+
+static gboolean
+decode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
+              const QmpJson *json, gpointer dest)
+{
+    switch (kind) {
+    case QMP_KIND_INT8:
+    case QMP_KIND_INT16:
+    case QMP_KIND_INT32:
+    case QMP_KIND_INT64:
+    case QMP_KIND_UINT8:
+    case QMP_KIND_UINT16:
+    case QMP_KIND_UINT32:
+    case QMP_KIND_UINT64:
+        return decode_int(c, kind, json, dest);
+    case QMP_KIND_NUMBER:
+        if (!qmp_json_get_double(json, dest))
+            return mismatch(c, "number", json);
+        return TRUE;
+    case QMP_KIND_BOOL:
+        if (json->type != QMP_JSON_BOOL)
+            return mismatch(c, "bool", json);
+        *(gboolean *) dest = json->v.b;
+        return TRUE;
+    case QMP_KIND_STR:
+        if (json->type != QMP_JSON_STRING)
+            return mismatch(c, "string", json);
+        *(char **) dest = g_strndup(json->v.s, json->len);
+        return TRUE;
+    case QMP_KIND_NULL:
+        if (json->type != QMP_JSON_NULL)
+            return mismatch(c, "null", json);
+        *(gboolean *) dest = TRUE;
+        return TRUE;
+    case QMP_KIND_ANY:
+        *(QmpJsonDoc **) dest = qmp_json_copy(json);
+        return TRUE;
+    case QMP_KIND_ENUM:
+        return decode_enum(c, type, json, dest);
+    case QMP_KIND_OBJECT:
+    case QMP_KIND_ALTERNATE:
+        return decode_new(c, type, json, dest);
+    case QMP_KIND_ARRAY:
+        break;
+    }
+    return fail(c, "nested arrays are not supported");
+}
+
+static gboolean
+decode_value(Ctx *c, const QmpValueInfo *vi, const QmpJson *json,
+             gpointer dest, gsize *n_out)
+{
+    const QmpJson *e;
+    gsize size, i;
+    char *xs;
+
+    if (vi->kind != QMP_KIND_ARRAY)
+        return decode_scalar(c, vi->kind, type_of(vi), json, dest);
+
+    if (json->type != QMP_JSON_ARRAY)
+        return mismatch(c, "array", json);
+    size = kind_size(vi->elem_kind);
+    xs = json->len ? g_malloc0(json->len * size) : NULL;
+    for (e = json->v.first, i = 0; e; e = e->next, i++) {
+        if (!decode_scalar(c, vi->elem_kind, vi->type, e, xs + i * size)) {
+            clear_value(vi, &xs, json->len);
+            return push_index(c, i);
+        }
+    }
+    *(char **) dest = xs;
+    if (n_out)
+        *n_out = json->len;
+    return TRUE;
+}
+
+/* One member an object's JSON may hold, with the struct it is stored in. */
+typedef struct {
+    const QmpMemberInfo *m;
+    char *base;
+} Slot;
+
+static gboolean
+decode_member(Ctx *c, const Slot *s, const QmpJson *json)
+{
+    const QmpMemberInfo *m = s->m;
+
+    if (!decode_value(c, &m->value, json, MEMBER_PTR(s->base, m),
+                      m->len_offset >= 0 ? MEMBER_LEN(s->base, m) : NULL))
+        return push_key(c, m->name, strlen(m->name));
+    if (m->has_offset >= 0)
+        *MEMBER_HAS(s->base, m) = TRUE;
+    return TRUE;
+}
+
+static inline gboolean
+name_matches(const char *name, const QmpJson *member)
+{
+    return name[0] == member->key[0] &&
+           strncmp(name, member->key, member->key_len) == 0 &&
+           name[member->key_len] == '\0';
+}
+
+static gboolean
+decode_object_slots(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
+                    char *base, Slot *slots, guint8 *seen)
+{
+    guint n_layers = 0, n_slots = 0, hint = 0;
+    const QmpTypeInfo *t = type;
+    char *b = base;
+
+    /* Lay out the members this object may hold: the type's own, then for a
+     * union the branch that its discriminator selects, recursively. */
+    for (;;) {
+        const QmpMemberInfo *d;
+        const QmpJson *dj = NULL;
+        const QmpVariantInfo *v;
+        guint first = n_slots;
+
+        n_layers++;
+        for (guint32 i = 0; i < t->n_members; i++) {
+            slots[n_slots].m = &t->members[i];
+            slots[n_slots].base = b;
+            n_slots++;
+        }
+        if (t->discriminator < 0 || n_layers == MAX_LAYERS)
+            break;
+        d = &t->members[t->discriminator];
+        for (const QmpJson *j = json->v.first; j; j = j->next) {
+            if (name_matches(d->name, j)) {
+                dj = j;
+                break;
+            }
+        }
+        if (!dj)
+            return fail(c, "missing member '%s'", d->name);
+        if (!decode_member(c, &slots[first + t->discriminator], dj))
+            return FALSE;
+        seen[first + t->discriminator] = 2; /* decoded ahead */
+        v = find_variant(t, *(int *) MEMBER_PTR(b, d));
+        if (!v || !v->value.type)
+            break;
+        b += t->variants_offset;
+        t = v->value.type;
+    }
+
+    for (const QmpJson *j = json->v.first; j; j = j->next) {
+        guint k, found = G_MAXUINT;
+
+        if (!memchr(j->key, '\0', j->key_len)) {
+            /* Members mostly come in schema order: start after the last
+             * match. */
+            for (k = 0; k < n_slots; k++) {
+                guint s = hint + k < n_slots ? hint + k : hint + k - n_slots;
+                if (name_matches(slots[s].m->name, j)) {
+                    found = s;
+                    break;
+                }
+            }
+        }
+        if (found == G_MAXUINT) {
+            if (c->flags & QMP_DECODE_STRICT) {
+                fail(c, "unknown member");
+                return push_key(c, j->key, j->key_len);
+            }
+            continue;
+        }
+        hint = found + 1 < n_slots ? found + 1 : 0;
+        if (seen[found] == 2) {
+            seen[found] = 1;
+            continue;
+        }
+        if (seen[found]) {
+            fail(c, "duplicate member");
+            return push_key(c, j->key, j->key_len);
+        }
+        seen[found] = 1;
+        if (!decode_member(c, &slots[found], j))
+            return FALSE;
+    }
+
+    for (guint k = 0; k < n_slots; k++) {
+        if (!seen[k] && !(slots[k].m->flags & QMP_INFO_OPTIONAL))
+            return fail(c, "missing member '%s'", slots[k].m->name);
+    }
+    return TRUE;
+}
+
+/* Count the members an object's JSON may hold at most (the type's own plus
+ * those of any union branch). */
+static guint
+count_slots(const QmpTypeInfo *type)
+{
+    guint n = type->n_members, extra = 0;
+
+    for (guint32 i = 0; i < type->n_variants; i++) {
+        const QmpTypeInfo *bt = type->variants[i].value.type;
+        if (bt) {
+            guint e = count_slots(bt);
+            extra = MAX(extra, e);
+        }
+    }
+    return n + extra;
+}
+
+static gboolean
+decode_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
+              char *base)
+{
+    Slot slots_buf[64];
+    guint8 seen_buf[64];
+    guint n = type->n_members;
+    gboolean ok;
+
+    if (type->discriminator >= 0)
+        n = count_slots(type);
+    if (G_LIKELY(n <= G_N_ELEMENTS(slots_buf))) {
+        memset(seen_buf, 0, n);
+        return decode_object_slots(c, type, json, base, slots_buf, seen_buf);
+    }
+    Slot *slots = g_new(Slot, n);
+    guint8 *seen = g_malloc0(n);
+    ok = decode_object_slots(c, type, json, base, slots, seen);
+    g_free(slots);
+    g_free(seen);
+    return ok;
+}
+
+gboolean
+qmp_value_decode_into(const QmpValueInfo *vi, const QmpJson *json,
+                      QmpDecodeFlags flags, const char *path,
+                      gpointer dest, gsize *n_out, GError **error)
+{
+    Ctx c = { .flags = flags };
+
+    g_return_val_if_fail(vi != NULL && json != NULL && dest != NULL, FALSE);
+    if (decode_value(&c, vi, json, dest, n_out))
+        return TRUE;
+    ctx_raise(&c, path, QMP_ERROR_DECODE, error);
+    return FALSE;
+}
+
+gboolean
+qmp_value_decode(const QmpTypeInfo *type, const QmpJson *json,
+                 QmpDecodeFlags flags, const char *path,
+                 gpointer *out, GError **error)
+{
+    Ctx c = { .flags = flags };
+
+    g_return_val_if_fail(type != NULL && json != NULL && out != NULL, FALSE);
+    g_return_val_if_fail(type->klass != QMP_TYPE_ENUM, FALSE);
+    *out = NULL;
+    if (decode_new(&c, type, json, out))
+        return TRUE;
+    ctx_raise(&c, path, QMP_ERROR_DECODE, error);
+    return FALSE;
+}
+
+/* ---------------------------------------------------------------- encode */
+
+static gboolean encode_value(Ctx *c, const QmpValueInfo *vi,
+                             gconstpointer src, gsize n, yajl_gen gen);
+static gboolean encode_object_members(Ctx *c, const QmpTypeInfo *type,
+                                      const char *base, yajl_gen gen);
+
+static gboolean
+gen_ok(Ctx *c, yajl_gen_status st)
+{
+    if (st == yajl_gen_status_ok)
+        return TRUE;
+    return fail(c, "JSON generator failed (yajl status %d)", (int) st);
+}
+
+static gboolean
+encode_alternate(Ctx *c, const QmpTypeInfo *type, const char *base,
+                 yajl_gen gen)
+{
+    int kind = *(const int *) base;
+    const QmpVariantInfo *v = find_variant(type, kind);
+
+    if (!v || v->value.kind == QMP_KIND_ARRAY)
+        return fail(c, "invalid kind %d for %s", kind, type->name);
+    return encode_value(c, &v->value, base + type->variants_offset, 0, gen);
+}
+
+static gboolean
+encode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
+              gconstpointer src, yajl_gen gen)
+{
+    char buf[32];
+
+    switch (kind) {
+    case QMP_KIND_INT8:
+    case QMP_KIND_INT16:
+    case QMP_KIND_INT32:
+    case QMP_KIND_INT64:
+    case QMP_KIND_UINT8:
+    case QMP_KIND_UINT16:
+    case QMP_KIND_UINT32:
+        return gen_ok(c, yajl_gen_integer(gen, load_int(kind, src)));
+    case QMP_KIND_UINT64:
+        snprintf(buf, sizeof(buf), "%" G_GUINT64_FORMAT,
+                 *(const guint64 *) src);
+        return gen_ok(c, yajl_gen_number(gen, buf, strlen(buf)));
+    case QMP_KIND_NUMBER:
+        if (qmp_json_gen_double(gen, *(const double *) src) ==
+            yajl_gen_invalid_number)
+            return fail(c, "number %g has no JSON form", *(const double *) src);
+        return TRUE;
+    case QMP_KIND_BOOL:
+        return gen_ok(c, yajl_gen_bool(gen, *(const gboolean *) src));
+    case QMP_KIND_STR: {
+        const char *s = *(const char *const *) src;
+        if (!s)
+            return fail(c, "string is NULL");
+        return gen_ok(c, yajl_gen_string(gen, (const unsigned char *) s,
+                                         strlen(s)));
+    }
+    case QMP_KIND_NULL:
+        return gen_ok(c, yajl_gen_null(gen));
+    case QMP_KIND_ANY: {
+        const QmpJsonDoc *doc = *(QmpJsonDoc *const *) src;
+        if (!doc)
+            return fail(c, "value is NULL");
+        return gen_ok(c, qmp_json_gen(qmp_json_doc_root(doc), gen));
+    }
+    case QMP_KIND_ENUM: {
+        int v = *(const int *) src;
+        const char *s = qmp_enum_to_string(type, v);
+        if (!s)
+            return fail(c, "invalid value %d for %s", v, type->name);
+        return gen_ok(c, yajl_gen_string(gen, (const unsigned char *) s,
+                                         strlen(s)));
+    }
+    case QMP_KIND_OBJECT:
+    case QMP_KIND_ALTERNATE: {
+        const char *base = *(const char *const *) src;
+        if (!base)
+            return fail(c, "value is NULL");
+        if (type->klass == QMP_TYPE_ALTERNATE)
+            return encode_alternate(c, type, base, gen);
+        if (!gen_ok(c, yajl_gen_map_open(gen)) ||
+            !encode_object_members(c, type, base, gen))
+            return FALSE;
+        return gen_ok(c, yajl_gen_map_close(gen));
+    }
+    case QMP_KIND_ARRAY:
+        break;
+    }
+    return fail(c, "nested arrays are not supported");
+}
+
+static gboolean
+encode_value(Ctx *c, const QmpValueInfo *vi, gconstpointer src, gsize n,
+             yajl_gen gen)
+{
+    const char *xs;
+    gsize size;
+
+    if (vi->kind != QMP_KIND_ARRAY)
+        return encode_scalar(c, vi->kind, vi->type, src, gen);
+    xs = *(const char *const *) src;
+    size = kind_size(vi->elem_kind);
+    if (!gen_ok(c, yajl_gen_array_open(gen)))
+        return FALSE;
+    for (gsize i = 0; i < n && xs; i++) {
+        if (!encode_scalar(c, vi->elem_kind, vi->type, xs + i * size, gen))
+            return push_index(c, i);
+    }
+    return gen_ok(c, yajl_gen_array_close(gen));
+}
+
+static gboolean
+encode_object_members(Ctx *c, const QmpTypeInfo *type, const char *base,
+                      yajl_gen gen)
+{
+    for (guint32 i = 0; i < type->n_members; i++) {
+        const QmpMemberInfo *m = &type->members[i];
+        if (!member_present(m, base))
+            continue;
+        if (!gen_ok(c, yajl_gen_string(gen, (const unsigned char *) m->name,
+                                       strlen(m->name))))
+            return FALSE;
+        if (!encode_value(c, &m->value, MEMBER_PTR(base, m),
+                          m->len_offset >= 0 ? *MEMBER_LEN(base, m) : 0, gen))
+            return push_key(c, m->name, strlen(m->name));
+    }
+    if (type->discriminator >= 0) {
+        const QmpMemberInfo *d = &type->members[type->discriminator];
+        const QmpVariantInfo *v = find_variant(type, *(const int *) MEMBER_PTR(base, d));
+        /* An invalid discriminator already failed as an enum above. */
+        if (v && v->value.type)
+            return encode_object_members(c, v->value.type,
+                                         base + type->variants_offset, gen);
+    }
+    return TRUE;
+}
+
+static gboolean
+encode_finish(Ctx *c, gboolean ok, GError **error)
+{
+    if (!ok)
+        ctx_raise(c, NULL, QMP_ERROR_INVALID, error);
+    return ok;
+}
+
+gboolean
+qmp_value_encode(const QmpTypeInfo *type, gconstpointer value, yajl_gen gen,
+                 GError **error)
+{
+    Ctx c = { 0 };
+    QmpKind kind = type->klass == QMP_TYPE_ALTERNATE ? QMP_KIND_ALTERNATE
+                                                     : QMP_KIND_OBJECT;
+
+    g_return_val_if_fail(type != NULL && gen != NULL, FALSE);
+    return encode_finish(&c, encode_scalar(&c, kind, type, &value, gen),
+                         error);
+}
+
+gboolean
+qmp_value_encode_from(const QmpValueInfo *vi, gconstpointer src, gsize n,
+                      yajl_gen gen, GError **error)
+{
+    Ctx c = { 0 };
+
+    g_return_val_if_fail(vi != NULL && src != NULL && gen != NULL, FALSE);
+    return encode_finish(&c, encode_value(&c, vi, src, n, gen), error);
+}
+
+gboolean
+qmp_value_encode_members(const QmpTypeInfo *type, gconstpointer value,
+                         yajl_gen gen, GError **error)
+{
+    Ctx c = { 0 };
+
+    g_return_val_if_fail(type != NULL && gen != NULL, FALSE);
+    g_return_val_if_fail(type->klass == QMP_TYPE_OBJECT, FALSE);
+    if (!value)
+        return TRUE;
+    return encode_finish(&c, encode_object_members(&c, type, value, gen),
+                         error);
+}
+
+/* ----------------------------------------------------------------- equal */
+
+static gboolean equal_value(const QmpValueInfo *vi, gconstpointer a,
+                            gconstpointer b, gsize na, gsize nb);
+
+static gboolean
+equal_scalar(QmpKind kind, const QmpTypeInfo *type, gconstpointer a,
+             gconstpointer b)
+{
+    switch (kind) {
+    case QMP_KIND_INT8:
+    case QMP_KIND_INT16:
+    case QMP_KIND_INT32:
+    case QMP_KIND_INT64:
+    case QMP_KIND_UINT8:
+    case QMP_KIND_UINT16:
+    case QMP_KIND_UINT32:
+    case QMP_KIND_UINT64:
+        return load_int(kind, a) == load_int(kind, b);
+    case QMP_KIND_NUMBER:
+        return *(const double *) a == *(const double *) b;
+    case QMP_KIND_BOOL:
+    case QMP_KIND_NULL:
+        return !*(const gboolean *) a == !*(const gboolean *) b;
+    case QMP_KIND_ENUM:
+        return *(const int *) a == *(const int *) b;
+    case QMP_KIND_STR:
+        return g_strcmp0(*(const char *const *) a,
+                         *(const char *const *) b) == 0;
+    case QMP_KIND_ANY: {
+        const QmpJsonDoc *x = *(QmpJsonDoc *const *) a;
+        const QmpJsonDoc *y = *(QmpJsonDoc *const *) b;
+        if (!x || !y)
+            return x == y;
+        return qmp_json_equal(qmp_json_doc_root(x), qmp_json_doc_root(y));
+    }
+    case QMP_KIND_OBJECT:
+    case QMP_KIND_ALTERNATE:
+        return qmp_value_equal(type, *(gconstpointer const *) a,
+                               *(gconstpointer const *) b);
+    case QMP_KIND_ARRAY:
+        break;
+    }
+    return FALSE;
+}
+
+static gboolean
+equal_value(const QmpValueInfo *vi, gconstpointer a, gconstpointer b,
+            gsize na, gsize nb)
+{
+    const char *xa, *xb;
+    gsize size;
+
+    if (vi->kind != QMP_KIND_ARRAY)
+        return equal_scalar(vi->kind, vi->type, a, b);
+    if (na != nb)
+        return FALSE;
+    xa = *(const char *const *) a;
+    xb = *(const char *const *) b;
+    size = kind_size(vi->elem_kind);
+    for (gsize i = 0; i < na; i++) {
+        if (!equal_scalar(vi->elem_kind, vi->type, xa + i * size,
+                          xb + i * size))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean
+equal_members(const QmpTypeInfo *type, const char *a, const char *b)
+{
+    for (guint32 i = 0; i < type->n_members; i++) {
+        const QmpMemberInfo *m = &type->members[i];
+        gboolean pa = member_present(m, a), pb = member_present(m, b);
+        if (pa != pb)
+            return FALSE;
+        if (!pa)
+            continue;
+        if (!equal_value(&m->value, MEMBER_PTR(a, m), MEMBER_PTR(b, m),
+                         m->len_offset >= 0 ? *MEMBER_LEN(a, m) : 0,
+                         m->len_offset >= 0 ? *MEMBER_LEN(b, m) : 0))
+            return FALSE;
+    }
+    if (type->discriminator >= 0) {
+        const QmpMemberInfo *d = &type->members[type->discriminator];
+        const QmpVariantInfo *v = find_variant(type, *(const int *) MEMBER_PTR(a, d));
+        if (v && v->value.type)
+            return equal_members(v->value.type, a + type->variants_offset,
+                                 b + type->variants_offset);
+    }
+    return TRUE;
+}
+
+gboolean
+qmp_value_equal(const QmpTypeInfo *type, gconstpointer a, gconstpointer b)
+{
+    if (a == b)
+        return TRUE;
+    if (!a || !b || !type)
+        return FALSE;
+    if (type->klass == QMP_TYPE_ALTERNATE) {
+        int ka = *(const int *) a, kb = *(const int *) b;
+        const QmpVariantInfo *v;
+        if (ka != kb)
+            return FALSE;
+        v = find_variant(type, ka);
+        if (!v || v->value.kind == QMP_KIND_ARRAY)
+            return TRUE;
+        return equal_scalar(v->value.kind, v->value.type,
+                            (const char *) a + type->variants_offset,
+                            (const char *) b + type->variants_offset);
+    }
+    return equal_members(type, a, b);
+}
+
+/* ------------------------------------------------------------------ copy */
+
+static void
+copy_scalar(QmpKind kind, const QmpTypeInfo *type, gconstpointer src,
+            gpointer dst)
+{
+    switch (kind) {
+    case QMP_KIND_STR:
+        *(char **) dst = g_strdup(*(const char *const *) src);
+        break;
+    case QMP_KIND_ANY: {
+        QmpJsonDoc *doc = *(QmpJsonDoc *const *) src;
+        /* Documents are immutable: sharing one is a copy. */
+        *(QmpJsonDoc **) dst = doc ? qmp_json_doc_ref(doc) : NULL;
+        break;
+    }
+    case QMP_KIND_OBJECT:
+    case QMP_KIND_ALTERNATE:
+        *(gpointer *) dst = qmp_value_copy(type, *(gconstpointer const *) src);
+        break;
+    default:
+        memcpy(dst, src, kind_size(kind));
+        break;
+    }
+}
+
+static void
+copy_value(const QmpValueInfo *vi, gconstpointer src, gpointer dst, gsize n)
+{
+    const char *xs;
+    char *ys;
+    gsize size;
+
+    if (vi->kind != QMP_KIND_ARRAY) {
+        copy_scalar(vi->kind, vi->type, src, dst);
+        return;
+    }
+    xs = *(const char *const *) src;
+    size = kind_size(vi->elem_kind);
+    ys = xs && n ? g_malloc0(n * size) : NULL;
+    for (gsize i = 0; ys && i < n; i++)
+        copy_scalar(vi->elem_kind, vi->type, xs + i * size, ys + i * size);
+    *(char **) dst = ys;
+}
+
+/* dst is a byte copy of src; replace every owned pointer by a deep copy. */
+static void
+copy_members(const QmpTypeInfo *type, const char *src, char *dst)
+{
+    for (guint32 i = 0; i < type->n_members; i++) {
+        const QmpMemberInfo *m = &type->members[i];
+        copy_value(&m->value, MEMBER_PTR(src, m), MEMBER_PTR(dst, m),
+                   m->len_offset >= 0 ? *MEMBER_LEN(src, m) : 0);
+    }
+    if (type->discriminator >= 0) {
+        const QmpMemberInfo *d = &type->members[type->discriminator];
+        const QmpVariantInfo *v = find_variant(type, *(const int *) MEMBER_PTR(src, d));
+        if (v && v->value.type)
+            copy_members(v->value.type, src + type->variants_offset,
+                         dst + type->variants_offset);
+    }
+}
+
+gpointer
+qmp_value_copy(const QmpTypeInfo *type, gconstpointer value)
+{
+    char *dst;
+
+    if (!type || !value)
+        return NULL;
+    dst = g_memdup2(value, type->size);
+    if (type->klass == QMP_TYPE_ALTERNATE) {
+        const QmpVariantInfo *v = find_variant(type, *(const int *) value);
+        if (v && v->value.kind != QMP_KIND_ARRAY)
+            copy_scalar(v->value.kind, v->value.type,
+                        (const char *) value + type->variants_offset,
+                        dst + type->variants_offset);
+    } else {
+        copy_members(type, value, dst);
+    }
+    return dst;
+}

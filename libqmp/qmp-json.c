@@ -545,8 +545,8 @@ qmp_json_type_name(QmpJsonType type)
 
 /* A double as JSON text that reads back as the same double and as a
  * double (never as an integer).  Non-finite values have no JSON form. */
-static yajl_gen_status
-gen_double(yajl_gen gen, double d)
+yajl_gen_status
+qmp_json_gen_double(yajl_gen gen, double d)
 {
     char buf[G_ASCII_DTOSTR_BUF_SIZE + 2];
 
@@ -578,7 +578,7 @@ qmp_json_gen(const QmpJson *node, yajl_gen gen)
         snprintf(buf, sizeof(buf), "%" G_GUINT64_FORMAT, node->v.u);
         return yajl_gen_number(gen, buf, strlen(buf));
     case QMP_JSON_DOUBLE:
-        return gen_double(gen, node->v.d);
+        return qmp_json_gen_double(gen, node->v.d);
     case QMP_JSON_STRING:
         return yajl_gen_string(gen, (const unsigned char *) node->v.s,
                                node->len);

@@ -78,6 +78,11 @@ const char *qmp_json_type_name(QmpJsonType type); /* "string", "object", ... */
 /* Serialize a node with yajl_gen (as one value). */
 yajl_gen_status qmp_json_gen(const QmpJson *node, yajl_gen gen);
 
+/* Emit a finite double so that it reads back as the same double (and as a
+ * JSON double, never an integer); non-finite values fail with
+ * yajl_gen_invalid_number. */
+yajl_gen_status qmp_json_gen_double(yajl_gen gen, double d);
+
 /* Serialize to a newly allocated compact string (no newline). */
 char *qmp_json_to_string(const QmpJson *node);
 
