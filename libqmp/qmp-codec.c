@@ -187,6 +187,17 @@ find_variant(const QmpTypeInfo *type, int tag)
     return NULL;
 }
 
+/* An alternate's array branch is `struct { T *data; gsize n; }`: the count
+ * follows the element pointer. */
+#define ALT_LEN(branch) ((gsize *) ((char *) (branch) + sizeof(gpointer)))
+
+/* The element count of an alternate's branch (0 unless an array). */
+static gsize
+alt_len(const QmpVariantInfo *v, gconstpointer branch)
+{
+    return v->value.kind == QMP_KIND_ARRAY ? *ALT_LEN(branch) : 0;
+}
+
 /* Where a member's value lives in its struct. */
 #define MEMBER_PTR(base, m) ((char *) (base) + (m)->offset)
 #define MEMBER_LEN(base, m) ((gsize *) ((char *) (base) + (m)->len_offset))
@@ -290,9 +301,16 @@ static void
 clear_alternate(const QmpTypeInfo *type, char *base)
 {
     const QmpVariantInfo *v = find_variant(type, *(int *) base);
+    char *branch = base + type->variants_offset;
 
-    if (v)
-        clear_value(&v->value, base + type->variants_offset, 0);
+    if (!v)
+        return;
+    if (v->value.kind == QMP_KIND_ARRAY) {
+        clear_value(&v->value, branch, *ALT_LEN(branch));
+        *ALT_LEN(branch) = 0;
+    } else {
+        clear_value(&v->value, branch, 0);
+    }
 }
 
 static void
@@ -437,6 +455,8 @@ alternate_branch(const QmpTypeInfo *type, const QmpJson *json)
                 return v;
             break;
         case QMP_JSON_ARRAY:
+            if (k == QMP_KIND_ARRAY)
+                return v;
             break;
         }
     }
@@ -458,10 +478,10 @@ decode_alternate(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
         }
         return mismatch(c, exp->str, json);
     }
-    if (v->value.kind == QMP_KIND_ARRAY)
-        return fail(c, "arrays in alternates are not supported");
     *(int *) base = v->tag;
-    return decode_value(c, &v->value, json, base + type->variants_offset, NULL);
+    return decode_value(c, &v->value, json, base + type->variants_offset,
+                        v->value.kind == QMP_KIND_ARRAY
+                            ? ALT_LEN(base + type->variants_offset) : NULL);
 }
 
 /* Decode an object or alternate into newly allocated storage at *dest. */
@@ -767,9 +787,10 @@ encode_alternate(Ctx *c, const QmpTypeInfo *type, const char *base,
     int kind = *(const int *) base;
     const QmpVariantInfo *v = find_variant(type, kind);
 
-    if (!v || v->value.kind == QMP_KIND_ARRAY)
+    if (!v)
         return fail(c, "invalid kind %d for %s", kind, type->name);
-    return encode_value(c, &v->value, base + type->variants_offset, 0, gen);
+    return encode_value(c, &v->value, base + type->variants_offset,
+                        alt_len(v, base + type->variants_offset), gen);
 }
 
 static gboolean
@@ -1036,11 +1057,11 @@ qmp_value_equal(const QmpTypeInfo *type, gconstpointer a, gconstpointer b)
         if (ka != kb)
             return FALSE;
         v = find_variant(type, ka);
-        if (!v || v->value.kind == QMP_KIND_ARRAY)
+        if (!v)
             return TRUE;
-        return equal_scalar(v->value.kind, v->value.type,
-                            (const char *) a + type->variants_offset,
-                            (const char *) b + type->variants_offset);
+        a = (const char *) a + type->variants_offset;
+        b = (const char *) b + type->variants_offset;
+        return equal_value(&v->value, a, b, alt_len(v, a), alt_len(v, b));
     }
     return equal_members(type, a, b);
 }
@@ -1118,10 +1139,10 @@ qmp_value_copy(const QmpTypeInfo *type, gconstpointer value)
     dst = g_memdup2(value, type->size);
     if (type->klass == QMP_TYPE_ALTERNATE) {
         const QmpVariantInfo *v = find_variant(type, *(const int *) value);
-        if (v && v->value.kind != QMP_KIND_ARRAY)
-            copy_scalar(v->value.kind, v->value.type,
-                        (const char *) value + type->variants_offset,
-                        dst + type->variants_offset);
+        const char *branch = (const char *) value + type->variants_offset;
+        if (v)
+            copy_value(&v->value, branch, dst + type->variants_offset,
+                       alt_len(v, branch));
     } else {
         copy_members(type, value, dst);
     }
