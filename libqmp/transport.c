@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* transport.c: unix and TCP sockets for the monitor (see transport.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "transport.h"
+#include "qmp-error.h"
+
+gboolean qmp_transport_prepare_fd(int fd, GError **error)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        int e = errno;
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO,
+                    "cannot set up fd %d: %s", fd, g_strerror(e));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int qmp_transport_connect_unix(const char *path, GError **error)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_INVALID,
+                    "socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO, "socket: %s", g_strerror(e));
+        return -1;
+    }
+    int r;
+    do
+        r = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        int e = errno;
+        close(fd);
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO,
+                    "cannot connect to %s: %s", path, g_strerror(e));
+        return -1;
+    }
+    if (!qmp_transport_prepare_fd(fd, error)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int qmp_transport_connect_tcp(const char *host, guint16 port, GError **error)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG };
+    struct addrinfo *res = NULL;
+    char service[8];
+    g_snprintf(service, sizeof(service), "%u", port);
+    int r = getaddrinfo(host, service, &hints, &res);
+    if (r != 0) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO,
+                    "cannot resolve %s: %s", host, gai_strerror(r));
+        return -1;
+    }
+    int fd = -1, e = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        do
+            r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        while (r < 0 && errno == EINTR);
+        if (r == 0)
+            break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO, "cannot connect to %s:%u: %s",
+                    host, port, g_strerror(e));
+        return -1;
+    }
+    if (!qmp_transport_prepare_fd(fd, error)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * transport.h (private): opening sockets and moving bytes (with fds).
+ */
+#pragma once
+
+#include <glib.h>
+#include <sys/uio.h>
+
+/* A connected, close-on-exec, non-blocking stream socket, or -1 with a
+ * QMP_ERROR_IO error. */
+int qmp_transport_connect_unix(const char *path, GError **error);
+int qmp_transport_connect_tcp(const char *host, guint16 port, GError **error);
+
+/* Make fd non-blocking and close-on-exec. */
+gboolean qmp_transport_prepare_fd(int fd, GError **error);
+
+/* sendmsg() of iov with fds (may be 0) as SCM_RIGHTS on the first byte.
+ * Returns the bytes written or -1 with errno set (EINTR retried). */
+gssize qmp_transport_send(int fd, const struct iovec *iov, int n_iov,
+                          const int *fds, guint n_fds);
