@@ -192,6 +192,8 @@ class FileParser:
             self.next()
             return result
         while True:
+            if self.tok is None:
+                self.error('unexpected end of file inside an object')
             if self.tok != "'":
                 self.error('expected string or "}"' if not result
                            else 'expected string')

@@ -732,12 +732,10 @@ class Schema:
     # -- checking --------------------------------------------------------
     def _resolve(self, tname, pos, what, allowed=None):
         t = self.by_name.get(tname)
+        if isinstance(t, ArrayType) and t.element is None:
+            tname = t.element_name
+            t = self.by_name.get(tname)
         if t is None or not isinstance(t, Type):
-            if t is None and tname.endswith('List'):
-                el = tname[:-4]
-                raise SchemaError(pos, "%s uses unknown type '%s'" % (what, el)
-                                  if el not in self.by_name else
-                                  "%s uses unknown type '%s'" % (what, tname))
             raise SchemaError(pos, "%s uses unknown type '%s'" % (what, tname)
                               if t is None else
                               "%s uses '%s', which is a %s, not a type"
@@ -763,8 +761,7 @@ class Schema:
             if isinstance(ent, ArrayType):
                 el = self.by_name.get(ent.element_name)
                 if el is None or not isinstance(el, Type):
-                    raise SchemaError(ent.pos, "array uses unknown type '%s'"
-                                      % ent.element_name)
+                    continue        # reported where it is used
                 if isinstance(el, ArrayType):
                     raise SchemaError(ent.pos, "arrays of arrays are not "
                                       "allowed")
@@ -772,6 +769,14 @@ class Schema:
         for ent in list(self.entities):
             if isinstance(ent, ObjectType):
                 self._check_object(ent, [])
+                if ent.name.startswith('q_obj_') and \
+                        ent.name.endswith('-wrapper'):
+                    # a simple union's wrapper is shared by every union that
+                    # wraps the same type; like QEMU, give it that type's
+                    # condition so that it exists exactly when its data can
+                    data = ent.local_members[0].type
+                    el = data.element if isinstance(data, ArrayType) else data
+                    ent.ifcond = el.ifcond
         for ent in list(self.entities):
             if isinstance(ent, AlternateType):
                 self._check_alternate(ent)
@@ -892,29 +897,26 @@ class Schema:
             if js == 'value':
                 raise SchemaError(var.pos, "branch '%s' of alternate '%s' "
                                   "cannot use type 'any'" % (var.name, t.name))
+            # what the branch claims on the wire; a string branch also
+            # claims numbers and booleans (their keyval spelling is a
+            # string), an enum only those its values could be mistaken for
+            qtype = {'int': 'number'}.get(js, js)
+            conflicting = [qtype]
             if isinstance(typ, EnumType):
-                conflicting = ['string']
-                # an enum branch conflicts with a bool/number/null branch
-                # when one of its values spells a literal of that type
                 for em in typ.members:
-                    if em.name in ('on', 'off', 'true', 'false'):
+                    if em.name in ('on', 'off'):
                         conflicting.append('boolean')
                     if re.match(r'^[-+0-9.]', em.name):
-                        conflicting += ['int', 'number']
-                    if em.name == 'null':
-                        conflicting.append('null')
+                        conflicting.append('number')
             elif js == 'string':
-                conflicting = ['string', 'boolean', 'int', 'number', 'null']
-            elif js in ('int', 'number'):
-                conflicting = ['int', 'number']
-            else:
-                conflicting = [js]
+                conflicting += ['number', 'boolean']
             for c in conflicting:
                 if c in seen:
                     raise SchemaError(var.pos, "branch '%s' of alternate '%s' "
                                       "can't be distinguished from '%s'"
                                       % (var.name, t.name, seen[c]))
-            seen['string' if js == 'string' else js] = var.name
+            for c in conflicting:
+                seen[c] = var.name
 
     def _check_command(self, c):
         if c.arg_name is not None:
