@@ -535,7 +535,9 @@ decode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
     case QMP_KIND_STR:
         if (json->type != QMP_JSON_STRING)
             return mismatch(c, "string", json);
-        *(char **) dest = g_strndup(json->v.s, json->len);
+        /* The node's text is NUL-terminated: one copy, no scan. */
+        *(char **) dest = memcpy(g_malloc(json->len + 1), json->v.s,
+                                 json->len + 1);
         return TRUE;
     case QMP_KIND_NULL:
         if (json->type != QMP_JSON_NULL)
@@ -602,12 +604,19 @@ decode_member(Ctx *c, const Slot *s, const QmpJson *json)
     return TRUE;
 }
 
+/* Does a schema name equal a JSON key?  A key with an embedded NUL never
+ * matches: the name ends (name[i] == 0) before the key does. */
 static inline gboolean
 name_matches(const char *name, const QmpJson *member)
 {
-    return name[0] == member->key[0] &&
-           strncmp(name, member->key, member->key_len) == 0 &&
-           name[member->key_len] == '\0';
+    const char *key = member->key;
+    guint32 len = member->key_len;
+
+    for (guint32 i = 0; i < len; i++) {
+        if (name[i] != key[i] || name[i] == '\0')
+            return FALSE;
+    }
+    return name[len] == '\0';
 }
 
 static gboolean
@@ -656,15 +665,13 @@ decode_object_slots(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
     for (const QmpJson *j = json->v.first; j; j = j->next) {
         guint k, found = G_MAXUINT;
 
-        if (!memchr(j->key, '\0', j->key_len)) {
-            /* Members mostly come in schema order: start after the last
-             * match. */
-            for (k = 0; k < n_slots; k++) {
-                guint s = hint + k < n_slots ? hint + k : hint + k - n_slots;
-                if (name_matches(slots[s].m->name, j)) {
-                    found = s;
-                    break;
-                }
+        /* Members mostly come in schema order: start after the last
+         * match. */
+        for (k = 0; k < n_slots; k++) {
+            guint s = hint + k < n_slots ? hint + k : hint + k - n_slots;
+            if (name_matches(slots[s].m->name, j)) {
+                found = s;
+                break;
             }
         }
         if (found == G_MAXUINT) {

@@ -38,12 +38,49 @@ struct _QmpJsonDoc {
     gsize next_size;    /* size of the next chunk to allocate */
 };
 
+/* One spare chunk kept from a freed document, so that parsing message
+ * after message reuses the same memory instead of asking malloc (and the
+ * kernel) for big blocks each time. */
+static Chunk *spare_chunk;
+
+#define SPARE_MAX (16 * MAX_CHUNK)
+
+static void
+chunk_release(Chunk *c)
+{
+    if (c->size <= SPARE_MAX) {
+        Chunk *old = g_atomic_pointer_get(&spare_chunk);
+        if ((!old || old->size < c->size) &&
+            g_atomic_pointer_compare_and_exchange(&spare_chunk, old, c)) {
+            g_free(old);
+            return;
+        }
+    }
+    g_free(c);
+}
+
+/* The spare chunk if it holds at least `size` bytes, else NULL. */
+static Chunk *
+chunk_take_spare(gsize size)
+{
+    Chunk *c = g_atomic_pointer_get(&spare_chunk);
+
+    if (!c || c->size < size ||
+        !g_atomic_pointer_compare_and_exchange(&spare_chunk, c, NULL))
+        return NULL;
+    return c;
+}
+
 static G_GNUC_NO_INLINE gpointer
 arena_alloc_slow(QmpJsonDoc *doc, gsize n)
 {
     gsize size = MAX(doc->next_size, n);
-    Chunk *c = g_malloc(CHUNK_HDR + size);
+    Chunk *c = doc->chunks ? NULL : chunk_take_spare(size);
 
+    if (c)
+        size = c->size;
+    else
+        c = g_malloc(CHUNK_HDR + size);
     c->size = size;
     c->used = n;
     if (doc->chunks && n > doc->next_size) {
@@ -117,7 +154,7 @@ qmp_json_doc_unref(QmpJsonDoc *doc)
         return;
     for (Chunk *c = doc->chunks, *next; c; c = next) {
         next = c->next;
-        g_free(c);
+        chunk_release(c);
     }
     g_free(doc);
 }
