@@ -66,6 +66,43 @@ QmpCall *qmp_call_new(QmpMonitor *mon, gpointer source_tag,
     return call;
 }
 
+#define POOL_MAX 64
+
+QmpCall *qmp_call_new_pooled(GPtrArray *pool, QmpMonitor *mon, gpointer source_tag,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+    if (pool->len == 0)
+        return qmp_call_new(mon, source_tag, cancellable, callback, user_data);
+    QmpCall *call = g_ptr_array_steal_index_fast(pool, pool->len - 1);
+    call->mon = g_object_ref(mon);
+    call->source_tag = source_tag;
+    call->callback = callback;
+    call->user_data = user_data;
+    if (cancellable)
+        call->cancellable = g_object_ref(cancellable);
+    return call;
+}
+
+void qmp_call_release(QmpCall *call, GPtrArray *pool)
+{
+    /* Only reuse a call nobody else can see any more. */
+    if (pool->len >= POOL_MAX || g_atomic_int_get(&G_OBJECT(call)->ref_count) != 1) {
+        g_object_unref(call);
+        return;
+    }
+    if (call->cancel_id)
+        g_cancellable_disconnect(call->cancellable, call->cancel_id);
+    g_clear_object(&call->cancellable);
+    g_clear_pointer(&call->reply, qmp_json_doc_unref);
+    g_clear_error(&call->error);
+    g_clear_object(&call->mon);
+    QmpCall zero = { 0 };
+    zero.parent = call->parent;
+    *call = zero;
+    g_ptr_array_add(pool, call);
+}
+
 void qmp_call_complete(QmpCall *call, QmpJsonDoc *reply, GError *error)
 {
     if (call->completed) {

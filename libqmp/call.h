@@ -38,6 +38,16 @@ QmpCall *qmp_call_new(QmpMonitor *mon, gpointer source_tag,
                       GCancellable *cancellable,
                       GAsyncReadyCallback callback, gpointer user_data);
 
+/* The same, reusing a call from pool (a GPtrArray of idle calls) if any. */
+QmpCall *qmp_call_new_pooled(GPtrArray *pool, QmpMonitor *mon, gpointer source_tag,
+                             GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
+
+/* Drop the caller's reference; when it was the last one the call goes back
+ * to pool (up to a few dozen) instead of being finalized.  Pooled calls
+ * hold no reference to the monitor. */
+void qmp_call_release(QmpCall *call, GPtrArray *pool);
+
 /* Store the result (taking reply and error) and run the callback now.
  * No-op (freeing both) when the call already completed. */
 void qmp_call_complete(QmpCall *call, QmpJsonDoc *reply, GError *error);

@@ -68,11 +68,14 @@ struct _QmpMonitor {
     GSource *out_source;
     QmpFramer framer;
     GQueue inbox;            /* QmpJsonDoc * read, not yet dispatched */
+    guint dispatch_depth;    /* > 0 while the inbox is being dispatched */
+    QmpCall *waiting;        /* the innermost sync call being waited for */
 
     GQueue outq;             /* QmpOut * to write, in order */
     GQueue held;             /* ordinary commands held back by the window */
     guint n_ordinary;        /* ordinary commands in outq or on the wire */
     GHashTable *pending;     /* id -> QmpCall * (ref) waiting for a reply */
+    GPtrArray *call_pool;    /* finished QmpCalls for reuse */
     GHashTable *abandoned;   /* id -> 1 (oob) / 2 (ordinary): drop replies */
     guint next_id;
 
@@ -178,6 +181,7 @@ static void qmp_monitor_finalize(GObject *object)
     g_strfreev(mon->caps);
     g_hash_table_unref(mon->pending);
     g_hash_table_unref(mon->abandoned);
+    g_ptr_array_unref(mon->call_pool);
     g_hash_table_unref(mon->secret_names);
     g_main_context_unref(mon->ctx);
     G_OBJECT_CLASS(qmp_monitor_parent_class)->finalize(object);
@@ -210,6 +214,7 @@ static void qmp_monitor_init(QmpMonitor *mon)
     mon->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                          g_object_unref);
     mon->abandoned = g_hash_table_new(g_direct_hash, g_direct_equal);
+    mon->call_pool = g_ptr_array_new_with_free_func(g_object_unref);
     mon->secret_names = qmp_trace_secret_names_new();
 }
 
@@ -496,7 +501,10 @@ static void enqueue(QmpMonitor *mon, QmpOut *out)
     }
     /* Write at once when nothing was waiting (saves a poll per command);
      * errors are left to the output source so that no callback runs from
-     * inside the caller's _async() call. */
+     * inside the caller's _async() call.  Commands issued by callbacks
+     * while the inbox is dispatched are written together afterwards. */
+    if (mon->dispatch_depth > 0)
+        return; /* dispatch_inbox() writes when it is done */
     if (was_idle && !mon->out_source)
         flush(mon);
     arm_output(mon);
@@ -703,6 +711,8 @@ static void reply_settled(QmpMonitor *mon, gboolean ordinary)
     if (!g_queue_is_empty(&mon->held)) {
         gboolean was_idle = g_queue_is_empty(&mon->outq);
         release_held(mon);
+        if (mon->dispatch_depth > 0)
+            return; /* dispatch_inbox() writes when it is done */
         if (was_idle && !mon->out_source)
             flush(mon);
         arm_output(mon);
@@ -747,7 +757,7 @@ static GError *handle_reply(QmpMonitor *mon, QmpJsonDoc *doc,
     } else {
         qmp_call_complete(call, qmp_json_doc_ref(doc), NULL);
     }
-    g_object_unref(call);
+    qmp_call_release(call, mon->call_pool);
     reply_settled(mon, ordinary);
     return NULL;
 }
@@ -779,11 +789,24 @@ static GError *handle_message(QmpMonitor *mon, QmpJsonDoc *doc)
 static void dispatch_inbox(QmpMonitor *mon)
 {
     QmpJsonDoc *doc;
+
+    mon->dispatch_depth++;
     while (!mon->error && (doc = g_queue_pop_head(&mon->inbox))) {
         GError *e = handle_message(mon, doc);
         qmp_json_doc_unref(doc);
         if (e)
             fatal(mon, e);
+        /* A sync call made from a callback got its answer: return to it;
+         * the dispatch it interrupted delivers the rest, in order. */
+        if (mon->dispatch_depth > 1 && mon->waiting && mon->waiting->completed)
+            break;
+    }
+    mon->dispatch_depth--;
+    /* Write what the callbacks queued in one go. */
+    if (mon->dispatch_depth == 0 && usable(mon) && !g_queue_is_empty(&mon->outq)) {
+        if (!mon->out_source)
+            flush(mon);
+        arm_output(mon);
     }
 }
 
@@ -939,7 +962,8 @@ static QmpCall *start_execute(QmpMonitor *mon, const char *command,
                               GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data)
 {
-    QmpCall *call = qmp_call_new(mon, tag, cancellable, callback, user_data);
+    QmpCall *call = qmp_call_new_pooled(mon->call_pool, mon, tag, cancellable,
+                                        callback, user_data);
 
     if (!usable(mon)) {
         qmp_call_complete_in_idle(call, NULL, closed_error(mon));
@@ -1008,7 +1032,17 @@ static QmpCall *start_execute(QmpMonitor *mon, const char *command,
             g_free(s);
         }
     }
-    g_string_append_printf(msg, ",\"id\":\"" ID_PREFIX "%u\"}", call->id);
+    {
+        /* ,"id":"qmpkit-N"} without printf */
+        char digits[16];
+        int nd = 0;
+        for (guint v = call->id; v; v /= 10)
+            digits[nd++] = '0' + v % 10;
+        g_string_append(msg, ",\"id\":\"" ID_PREFIX);
+        while (nd > 0)
+            g_string_append_c(msg, digits[--nd]);
+        g_string_append(msg, "\"}");
+    }
     if (mon->trace && args &&
         qmp_trace_has_secret(qmp_json_doc_root(args), mon->secret_names)) {
         GError *err = NULL;
@@ -1064,7 +1098,7 @@ void qmp_monitor_execute_async(QmpMonitor *mon, const char *command,
     QmpCall *call = start_execute(mon, command, args_json, flags, fds, n_fds,
                                   qmp_monitor_execute_async, cancellable,
                                   callback, user_data);
-    g_object_unref(call);
+    qmp_call_release(call, mon->call_pool);
 }
 
 QmpJsonDoc *qmp_monitor_execute_finish(QmpMonitor *mon, GAsyncResult *result,
@@ -1092,6 +1126,11 @@ static gboolean wait_call(QmpMonitor *mon, QmpCall *call, gint timeout_ms)
     gboolean timed_out = FALSE;
     GSource *timer = NULL;
 
+    /* A sync call made from a callback: its command waits for the output
+     * source, since the dispatch it interrupts has not finished. */
+    arm_output(mon);
+    QmpCall *outer = mon->waiting;
+    mon->waiting = call;
     if (timeout_ms > 0) {
         timer = g_timeout_source_new(timeout_ms);
         g_source_set_callback(timer, timeout_flag_cb, &timed_out, NULL);
@@ -1099,6 +1138,7 @@ static gboolean wait_call(QmpMonitor *mon, QmpCall *call, gint timeout_ms)
     }
     while (!call->completed && !timed_out)
         g_main_context_iteration(mon->ctx, TRUE);
+    mon->waiting = outer;
     if (timer) {
         g_source_destroy(timer);
         g_source_unref(timer);

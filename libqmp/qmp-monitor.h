@@ -27,8 +27,9 @@
  *    context and iterate it until done; they fail with QMP_ERROR_INVALID when
  *    another thread owns the context.  While they wait, other sources of the
  *    context (events, other replies, timers) are dispatched as usual.  They
- *    may be made from inside a callback of this monitor (events and replies
- *    keep their wire order even then).
+ *    may be made from inside a callback of this monitor: such a call
+ *    returns as soon as its reply is read, and the messages read after it
+ *    are delivered, in wire order, once that callback has returned.
  *  - QmpJsonDoc results are immutable and may be handed to other threads.
  *
  * Ownership: functions returning `const` pointers lend memory owned by the

@@ -351,6 +351,51 @@ static void test_close_fails_pending(void)
     finish(&f);
 }
 
+typedef struct {
+    GString *log;
+} Nested;
+
+static void nested_event(QmpMonitor *mon, const char *event, const QmpJson *data,
+                         gint64 ts, gpointer user_data)
+{
+    Nested *n = user_data;
+    GError *error = NULL;
+    g_string_append_printf(n->log, "event %s; ", event);
+    /* A sync call from inside an event callback. */
+    QmpJsonDoc *doc = qmp_monitor_execute(mon, "inner", NULL, 0, NULL, 0, 5000, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(doc);
+    qmp_json_doc_unref(doc);
+    g_string_append(n->log, "inner done; ");
+}
+
+static void nested_outer(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Nested *n = data;
+    GError *error = NULL;
+    QmpJsonDoc *doc = qmp_monitor_execute_finish(QMP_MONITOR(source), res, NULL, &error);
+    g_assert_no_error(error);
+    qmp_json_doc_unref(doc);
+    g_string_append(n->log, "outer done; ");
+}
+
+static void test_sync_in_callback(void)
+{
+    Fixture f;
+    start(&f, "greeting\nok\nrecv\n"
+              "send {\"event\": \"E\", \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}\n"
+              "ok\nsend {\"return\": {}, \"id\": \"qmpkit-2\"}\ndrain");
+    handshake_ok(&f);
+    Nested n = { g_string_new(NULL) };
+    qmp_monitor_subscribe(f.mon, "E", nested_event, &n, NULL);
+    qmp_monitor_execute_async(f.mon, "outer", NULL, 0, NULL, 0, NULL, nested_outer, &n);
+    while (!strstr(n.log->str, "outer done"))
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpstr(n.log->str, ==, "event E; inner done; outer done; ");
+    g_string_free(n.log, TRUE);
+    finish(&f);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -370,5 +415,6 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/faults/cancel", test_cancel);
     g_test_add_func("/monitor/faults/trace-redaction", test_trace_redaction);
     g_test_add_func("/monitor/faults/close-fails-pending", test_close_fails_pending);
+    g_test_add_func("/monitor/faults/sync-in-callback", test_sync_in_callback);
     return g_test_run();
 }
