@@ -13,6 +13,14 @@ from .source import SchemaError
 SECRET_MEMBERS = frozenset(['password', 'secret', 'key-secret',
                             'passwordid', 'new-secret'])
 
+RUNTIME_NAMES = frozenset('''
+    QmpMonitor QmpJson QmpJsonDoc QmpJsonType QmpTypeInfo QmpMemberInfo
+    QmpValueInfo QmpVariantInfo QmpKind QmpTypeClass QmpDecodeFlags
+    QmpCommandDesc QmpEventDesc QmpTypedEventFunc QmpEventFunc QmpTraceFunc
+    QmpErrorCode QmpCommandErrorCode QmpExecuteFlags QmpHandshakeFlags
+    QmpTraceDirection
+'''.split())
+
 _INT_CTYPES = {'INT8': 'gint8', 'INT16': 'gint16', 'INT32': 'gint32',
                'INT64': 'gint64', 'UINT8': 'guint8', 'UINT16': 'guint16',
                'UINT32': 'guint32', 'UINT64': 'guint64'}
@@ -25,7 +33,9 @@ class CModel:
         self.prefix = prefix
         self.P = prefix.upper()
         self.Camel = prefix[:1].upper() + prefix[1:]
-        self.globals = {}
+        # names the hand-written runtime uses; a schema type must not take them
+        self.globals = {n: 'a libqmp runtime name' for n in RUNTIME_NAMES} \
+            if prefix == 'qmp' else {}
         self._check_references()
 
     # -- presence ----------------------------------------------------------

@@ -18,8 +18,14 @@ BACKENDS = {
                    'query-qmp-schema returns, plus a C table of it'),
     'summary': ('backend_summary', 'summary.txt: counts of commands, '
                 'events and types'),
+    'commands': ('backend_commands', 'typed sync and async command '
+                 'wrappers'),
+    'events': ('backend_events', 'typed event subscriptions'),
+    'docs': ('backend_docs', 'reference documentation (Markdown and a man '
+             'page) from the doc comments'),
+    'probes': ('backend_probes', 'qmp-caps-rules.c: capability probe tables from $QAPI_PROBE_RULES'),
 }
-DEFAULT_BACKENDS = ['types', 'codecs', 'introspect']
+DEFAULT_BACKENDS = ['types', 'codecs', 'commands', 'events', 'introspect']
 
 
 def main(argv):

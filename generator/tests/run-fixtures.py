@@ -20,7 +20,8 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GEN = os.path.join(HERE, '..', 'qapi-gen')
-BACKENDS = ['-b', 'types', '-b', 'codecs', '-b', 'introspect', '-b', 'summary']
+BACKENDS = ['-b', 'types', '-b', 'codecs', '-b', 'commands', '-b', 'events',
+            '-b', 'introspect', '-b', 'summary', '-b', 'docs']
 # conditions the golden fixtures are generated with
 DEFINES = {'kitchen-sink': ['-D', 'CONFIG_A']}
 
@@ -114,7 +115,8 @@ def releases(cc):
         print('skipped: no QEMU schemas at %s (../shared is not beside this '
               'checkout)' % root)
         sys.exit(77)
-    cflags = subprocess.run(['pkg-config', '--cflags', 'glib-2.0', 'yajl'],
+    cflags = subprocess.run(['pkg-config', '--cflags', 'glib-2.0', 'gio-2.0',
+                             'gio-unix-2.0', 'yajl'],
                             capture_output=True, text=True,
                             check=True).stdout.split()
     libqmp = os.path.join(HERE, '..', '..', 'libqmp')
@@ -132,7 +134,8 @@ def releases(cc):
                     failed += 1
                     continue
                 errs = []
-                for c in ('qmp-types.c', 'qmp-codecs.c', 'qmp-introspect.c'):
+                for c in ('qmp-types.c', 'qmp-codecs.c', 'qmp-commands.c',
+                          'qmp-events.c', 'qmp-introspect.c'):
                     rc = subprocess.run(
                         cc + ['-std=gnu11', '-Wall', '-Wextra', '-Werror',
                               '-Wno-unused-parameter', '-c', '-o',
