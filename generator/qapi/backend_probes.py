@@ -87,6 +87,8 @@ def parse(fname):
     rules = []
     seen = {}
     for lineno, line in enumerate(lines, 1):
+        if line.lstrip().startswith('#'):
+            continue
         doc = ''
         cut = line.find(' -- ')
         if cut >= 0:
@@ -137,6 +139,14 @@ def parse(fname):
 
 def _col(pos, offset):
     return Pos(pos.fname, pos.line, pos.col + offset)
+
+
+def _what(ent):
+    """How an error names a type: implicit argument types by command."""
+    name = ent.name
+    if name.startswith('q_obj_') and name.endswith('-arg'):
+        return "the arguments of '%s'" % name[6:-4]
+    return "'%s'" % name
 
 
 def _follow(t):
@@ -191,7 +201,7 @@ def _check_path(schema, rule):
             member = None
         if s.startswith('+'):
             if not isinstance(ent, ObjectType) or not ent.variants:
-                raise SchemaError(spos, "'%s' is not a union" % ent.name)
+                raise SchemaError(spos, "%s is not a union" % _what(ent))
             v = [v for v in ent.variants.variants if v.name == s[1:]]
             if not v:
                 raise SchemaError(spos, "union '%s' has no branch '%s'"
@@ -199,22 +209,21 @@ def _check_path(schema, rule):
             ent = _follow(v[0].type)
         elif s.startswith('^'):
             if not isinstance(ent, EnumType):
-                raise SchemaError(spos, "'%s' is not an enum" % ent.name)
+                raise SchemaError(spos, "%s is not an enum" % _what(ent))
             if s[1:] not in ent.member_names():
                 raise SchemaError(spos, "enum '%s' has no value '%s'"
                                   % (ent.name, s[1:]))
             if i != len(steps) - 1:
-                raise SchemaError(_col(spos, len(s)),
+                raise SchemaError(_col(spos, len(s) + 1),
                                   "nothing may follow an enum value")
         else:
             if not isinstance(ent, ObjectType) or isinstance(
                     ent, (Command, Event)):
-                raise SchemaError(spos, "'%s' has no members"
-                                  % getattr(ent, 'name', s))
+                raise SchemaError(spos, "%s has no members" % _what(ent))
             m = [m for m in ent.members if m.name == s]
             if not m:
-                raise SchemaError(spos, "'%s' has no member '%s'"
-                                  % (ent.name, s))
+                raise SchemaError(spos, "%s has no member '%s'"
+                                  % (_what(ent), s))
             member = m[0]
     rule.steps = steps
 
