@@ -33,7 +33,15 @@ class Qemu:
                                    % self.proc.stderr.read().decode())
             time.sleep(0.01)
         self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.connect(path)
+        while True:
+            # the socket file appears at bind(), before QEMU listens
+            try:
+                self.sock.connect(path)
+                break
+            except (ConnectionRefusedError, FileNotFoundError):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         self.f = self.sock.makefile('rwb')
         self.greeting = json.loads(self.f.readline())
         self.events = []
