@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* recording.c: reading recordings (our JSON Lines format and libvirt's
+ * .replies format) into a list of messages. */
+#include <string.h>
+#include "replay-private.h"
+
+static QmpReplayMsgKind classify(const QmpJson *msg, const char **name,
+                                 const QmpJson **id, const QmpJson **args)
+{
+    *name = NULL;
+    *id = NULL;
+    *args = NULL;
+    if (msg->type != QMP_JSON_OBJECT)
+        return QMP_REPLAY_MSG_OTHER;
+    *id = qmp_json_lookup(msg, "id");
+    const QmpJson *n;
+    if ((n = qmp_json_lookup(msg, "execute")) || (n = qmp_json_lookup(msg, "exec-oob"))) {
+        *name = qmp_json_get_string(n);
+        *args = qmp_json_lookup(msg, "arguments");
+        return *name ? QMP_REPLAY_MSG_COMMAND : QMP_REPLAY_MSG_OTHER;
+    }
+    if (qmp_json_lookup(msg, "return") || qmp_json_lookup(msg, "error"))
+        return QMP_REPLAY_MSG_REPLY;
+    if ((n = qmp_json_lookup(msg, "event"))) {
+        *name = qmp_json_get_string(n);
+        return QMP_REPLAY_MSG_EVENT;
+    }
+    if (qmp_json_lookup(msg, "QMP"))
+        return QMP_REPLAY_MSG_GREETING;
+    return QMP_REPLAY_MSG_OTHER;
+}
+
+static void add_entry(QmpReplay *rec, QmpJsonDoc *doc, const QmpJson *msg,
+                      QmpTraceDirection dir, double t, guint n_fds, guint line)
+{
+    ReplayEntry e = { 0 };
+    e.doc = doc;
+    e.msg = msg;
+    e.dir = dir;
+    e.t = t;
+    e.n_fds = n_fds;
+    e.line = line;
+    e.reply = -1;
+    e.kind = classify(msg, &e.name, &e.id, &e.args);
+    g_array_append_val(rec->entries, e);
+}
+
+static gboolean ids_equal(const QmpJson *a, const QmpJson *b)
+{
+    if (!a || !b)
+        return FALSE;
+    if (a->type == QMP_JSON_STRING && b->type == QMP_JSON_STRING)
+        return a->len == b->len && memcmp(a->v.s, b->v.s, a->len) == 0;
+    return qmp_json_equal(a, b);
+}
+
+/* Link each command to the first later reply with the same id, and find
+ * the recorded schema. */
+static void link_replies(QmpReplay *rec)
+{
+    guint n = rec->entries->len;
+    for (guint i = 0; i < n; i++) {
+        ReplayEntry *c = &g_array_index(rec->entries, ReplayEntry, i);
+        if (c->kind != QMP_REPLAY_MSG_COMMAND || c->dir != QMP_TRACE_OUT)
+            continue;
+        for (guint j = i + 1; j < n; j++) {
+            ReplayEntry *r = &g_array_index(rec->entries, ReplayEntry, j);
+            if (r->kind == QMP_REPLAY_MSG_REPLY && r->dir == QMP_TRACE_IN &&
+                r->replied_by < 0 && ((!c->id && !r->id) || ids_equal(c->id, r->id))) {
+                c->reply = (gint) j;
+                r->replied_by = (gint) i;
+                break;
+            }
+            /* A later command reusing the id starts another exchange. */
+            if (r->kind == QMP_REPLAY_MSG_COMMAND && c->id && ids_equal(c->id, r->id))
+                break;
+        }
+        if (!rec->schema && c->reply >= 0 && g_strcmp0(c->name, "query-qmp-schema") == 0) {
+            const ReplayEntry *r = &g_array_index(rec->entries, ReplayEntry, c->reply);
+            const QmpJson *ret = qmp_json_lookup(r->msg, "return");
+            if (ret && ret->type == QMP_JSON_ARRAY)
+                rec->schema = ret;
+        }
+    }
+}
+
+static QmpReplay *replay_new(const char *name, const char *format)
+{
+    QmpReplay *rec = g_new0(QmpReplay, 1);
+    rec->ref = 1;
+    rec->name = g_strdup(name ? name : "<recording>");
+    rec->format = format;
+    rec->entries = g_array_new(FALSE, TRUE, sizeof(ReplayEntry));
+    return rec;
+}
+
+static gboolean is_blank(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r')
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean load_jsonl(QmpReplay *rec, const char *data, gsize len,
+                           GError **error)
+{
+    const char *p = data, *end = data + len;
+    guint line = 0;
+    gboolean header = FALSE;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', end - p);
+        const char *le = nl ? nl : end;
+        line++;
+        if (!is_blank(p, le)) {
+            GError *err = NULL;
+            QmpJsonDoc *doc = qmp_json_parse(p, le - p, 0, &err);
+            if (!doc) {
+                g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "%s:%u: %s",
+                            rec->name, line, err->message);
+                g_error_free(err);
+                return FALSE;
+            }
+            const QmpJson *root = qmp_json_doc_root(doc);
+            if (!header) {
+                const QmpJson *v = qmp_json_lookup(root, "qmpkit-recording");
+                gint64 version;
+                if (!v || !qmp_json_get_int64(v, &version) || version != 1) {
+                    g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                                "%s:%u: not a version 1 qmpkit recording header",
+                                rec->name, line);
+                    qmp_json_doc_unref(doc);
+                    return FALSE;
+                }
+                const char *peer = qmp_json_get_string(qmp_json_lookup(root, "peer") ?
+                                                       qmp_json_lookup(root, "peer") : root);
+                rec->peer = g_strdup(peer);
+                header = TRUE;
+                qmp_json_doc_unref(doc);
+            } else {
+                const char *dir = NULL;
+                const QmpJson *d = qmp_json_lookup(root, "dir");
+                const QmpJson *msg = qmp_json_lookup(root, "msg");
+                const QmpJson *t = qmp_json_lookup(root, "t");
+                const QmpJson *fds = qmp_json_lookup(root, "fds");
+                double tv = 0;
+                gint64 nf = 0;
+                if (d)
+                    dir = qmp_json_get_string(d);
+                if (!dir || (strcmp(dir, "in") && strcmp(dir, "out")) || !msg ||
+                    (t && !qmp_json_get_double(t, &tv)) ||
+                    (fds && (!qmp_json_get_int64(fds, &nf) || nf < 0 || nf > 255))) {
+                    g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                                "%s:%u: a message line needs \"dir\" (\"in\" or \"out\"), "
+                                "\"msg\", and optional numbers \"t\" and \"fds\"",
+                                rec->name, line);
+                    qmp_json_doc_unref(doc);
+                    return FALSE;
+                }
+                g_ptr_array_add(rec->docs, doc);
+                add_entry(rec, doc, msg, dir[0] == 'i' ? QMP_TRACE_IN : QMP_TRACE_OUT,
+                          tv, (guint) nf, line);
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (!header) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "%s: empty recording", rec->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* libvirt: JSON values separated by blank lines; commands go out, all else
+ * comes in. */
+static gboolean load_libvirt(QmpReplay *rec, const char *data, gsize len,
+                             GError **error)
+{
+    const char *p = data, *end = data + len;
+    const char *chunk = NULL;
+    guint line = 0, chunk_line = 0;
+    while (p <= end) {
+        const char *nl = p < end ? memchr(p, '\n', end - p) : NULL;
+        const char *le = nl ? nl : end;
+        gboolean blank = is_blank(p, le);
+        if (p < end)
+            line++;
+        if (!blank && !chunk) {
+            chunk = p;
+            chunk_line = line;
+        }
+        if ((blank || p >= end || !nl) && chunk) {
+            const char *cend = blank ? p : le;
+            GError *err = NULL;
+            QmpJsonDoc *doc = qmp_json_parse(chunk, cend - chunk, 0, &err);
+            if (!doc) {
+                g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "%s:%u: %s",
+                            rec->name, chunk_line, err->message);
+                g_error_free(err);
+                return FALSE;
+            }
+            g_ptr_array_add(rec->docs, doc);
+            const QmpJson *root = qmp_json_doc_root(doc);
+            gboolean cmd = root->type == QMP_JSON_OBJECT &&
+                           (qmp_json_lookup(root, "execute") || qmp_json_lookup(root, "exec-oob"));
+            add_entry(rec, doc, root, cmd ? QMP_TRACE_OUT : QMP_TRACE_IN, 0, 0, chunk_line);
+            chunk = NULL;
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    if (rec->entries->len == 0) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "%s: empty recording", rec->name);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+QmpReplay *qmp_replay_load_data(const char *data, gsize len, const char *name,
+                                GError **error)
+{
+    /* Our format: the first non-blank line is a one-line header object
+     * holding "qmpkit-recording". */
+    const char *p = data, *end = data + len;
+    while (p < end && g_ascii_isspace(*p))
+        p++;
+    const char *nl = memchr(p, '\n', end - p);
+    gboolean ours = p < end && *p == '{' &&
+                    g_strstr_len(p, (nl ? nl : end) - p, "\"qmpkit-recording\"") != NULL;
+    QmpReplay *rec = replay_new(name, ours ? "qmpkit" : "libvirt-replies");
+    rec->docs = g_ptr_array_new_with_free_func((GDestroyNotify) qmp_json_doc_unref);
+    gboolean ok = ours ? load_jsonl(rec, data, len, error)
+                       : load_libvirt(rec, data, len, error);
+    if (!ok) {
+        qmp_replay_unref(rec);
+        return NULL;
+    }
+    for (guint i = 0; i < rec->entries->len; i++)
+        g_array_index(rec->entries, ReplayEntry, i).replied_by = -1;
+    link_replies(rec);
+    return rec;
+}
+
+QmpReplay *qmp_replay_load(const char *path, GError **error)
+{
+    g_autofree char *data = NULL;
+    gsize len;
+    GError *err = NULL;
+    if (!g_file_get_contents(path, &data, &len, &err)) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO, "%s", err->message);
+        g_error_free(err);
+        return NULL;
+    }
+    return qmp_replay_load_data(data, len, path, error);
+}
+
+QmpReplay *qmp_replay_ref(QmpReplay *rec)
+{
+    rec->ref++;
+    return rec;
+}
+
+void qmp_replay_unref(QmpReplay *rec)
+{
+    if (!rec || --rec->ref > 0)
+        return;
+    g_array_unref(rec->entries);
+    if (rec->docs)
+        g_ptr_array_unref(rec->docs);
+    g_free(rec->name);
+    g_free(rec->peer);
+    g_free(rec);
+}
+
+const char *qmp_replay_get_format(const QmpReplay *rec)
+{
+    return rec->format;
+}
+
+const char *qmp_replay_get_peer(const QmpReplay *rec)
+{
+    return rec->peer;
+}
+
+guint qmp_replay_get_n_messages(const QmpReplay *rec)
+{
+    return rec->entries->len;
+}
+
+const QmpJson *qmp_replay_get_message(const QmpReplay *rec, guint i,
+                                      QmpTraceDirection *dir,
+                                      QmpReplayMsgKind *kind, double *t,
+                                      guint *n_fds, guint *line)
+{
+    g_return_val_if_fail(i < rec->entries->len, NULL);
+    const ReplayEntry *e = &g_array_index(rec->entries, ReplayEntry, i);
+    if (dir)
+        *dir = e->dir;
+    if (kind)
+        *kind = e->kind;
+    if (t)
+        *t = e->t;
+    if (n_fds)
+        *n_fds = e->n_fds;
+    if (line)
+        *line = e->line;
+    return e->msg;
+}
+
+const QmpJson *qmp_replay_get_recorded_schema(const QmpReplay *rec)
+{
+    return rec->schema;
+}

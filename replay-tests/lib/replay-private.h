@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* replay-private.h: internals shared by the replay library's files. */
+#pragma once
+
+#include "qmp-replay.h"
+
+typedef struct {
+    QmpJsonDoc *doc;      /* borrowed from QmpReplay.docs */
+    const QmpJson *msg;
+    QmpTraceDirection dir;
+    QmpReplayMsgKind kind;
+    double t;
+    guint n_fds;
+    guint line;
+    const char *name;     /* command or event name */
+    const QmpJson *id;
+    const QmpJson *args;  /* command arguments or NULL */
+    gint reply;           /* command: index of its reply, or -1 */
+    gint replied_by;      /* reply: index of its command, or -1 */
+} ReplayEntry;
+
+struct _QmpReplay {
+    int ref;
+    char *name;
+    char *peer;
+    const char *format;
+    GArray *entries;      /* ReplayEntry */
+    GPtrArray *docs;      /* QmpJsonDoc */
+    const QmpJson *schema;
+};
+
+/* Split off complete JSON values from a byte stream: returns the length of
+ * the first complete top-level value starting at buf (leading whitespace
+ * included), or 0 when it is incomplete.  *state carries scanning state
+ * between calls on a growing buffer: reset it to 0 after taking a value. */
+typedef struct {
+    gsize pos;
+    int depth;
+    gboolean in_string;
+    gboolean escape;
+    gboolean started;
+} QmpJsonSplit;
+gsize qmp_json_split(QmpJsonSplit *st, const char *buf, gsize len);
