@@ -65,10 +65,15 @@ class CommandGen:
              % P]
         c = [output.banner(self.schema),
              '#include "%s-commands.h"\n' % P]
+        infos = []
         for cmd in self.schema.commands():
             if not m.present(cmd) or not cmd.success_response:
                 continue
-            self.gen_command(cmd, h, c)
+            infos.append(self.gen_command(cmd, h, c))
+        h.append('/* Every command above, in schema order, NULL-terminated. */\n'
+                 'extern const QmpCommandDesc *const %s_commands_all[];\n' % P)
+        c.append('const QmpCommandDesc *const %s_commands_all[] = {\n%s    NULL\n};\n'
+                 % (P, ''.join('    &%s,\n' % i for i in infos)))
         h.append('\nG_END_DECLS\n')
         output.write(self.outdir, '%s-commands.h' % P, '\n'.join(h))
         output.write(self.outdir, '%s-commands.c' % P, '\n'.join(c))
@@ -146,6 +151,7 @@ class CommandGen:
                      '        return NULL;\n    return result;'
                      % (ret_c + ('' if ret_c.endswith('*') else ' '), info, nout))
         c.append('%s\n{\n%s\n}\n' % (fproto, fbody))
+        return info
 
     def doc_comment(self, cmd):
         doc = cmd.doc

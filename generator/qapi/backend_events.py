@@ -26,6 +26,7 @@ def generate(schema, defined, outdir, prefix):
          '#pragma once\n\n#include "qmp-command.h"\n#include "%s-types.h"\n\n'
          'G_BEGIN_DECLS\n' % P]
     c = [output.banner(schema), '#include "%s-events.h"\n' % P]
+    infos = []
     for ev in schema.events():
         if not m.present(ev):
             continue
@@ -46,6 +47,7 @@ def generate(schema, defined, outdir, prefix):
         desc = ev.doc.description() if ev.doc else ''
         comment = '/* %s: %s */\n' % (ev.name, ' '.join(desc.split()).replace('*/', '* /')) \
             if desc else ''
+        infos.append(info)
         h.append('extern const QmpEventDesc %s;' % info)
         c.append('const QmpEventDesc %s = {\n    .name = "%s",\n    .data = %s,\n'
                  '    .flags = %s,\n    .since = %s,\n};\n'
@@ -88,6 +90,10 @@ def generate(schema, defined, outdir, prefix):
                      '    cl->destroy = destroy;\n'
                      '    return qmp_subscribe_typed(mon, &%s, %s, cl, %s_free);\n}\n'
                      % (fn, functype, functype, functype, info, tramp, tramp))
+    h.append('/* Every event above, in schema order, NULL-terminated. */\n'
+             'extern const QmpEventDesc *const %s_events_all[];\n' % P)
+    c.append('const QmpEventDesc *const %s_events_all[] = {\n%s    NULL\n};\n'
+             % (P, ''.join('    &%s,\n' % i for i in infos)))
     h.append('\nG_END_DECLS\n')
     output.write(outdir, '%s-events.h' % P, '\n'.join(h))
     output.write(outdir, '%s-events.c' % P, '\n'.join(c))

@@ -203,3 +203,15 @@ gboolean qmp_any_of_finish(QmpMonitor *mon, GAsyncResult *res, GError **error)
 {
     return qmp_call_typed_finish(mon, &qmp_command_any_of, res, NULL, NULL, error);
 }
+
+const QmpCommandDesc *const qmp_commands_all[] = {
+    &qmp_command_sub_command,
+    &qmp_command_do_it,
+    &qmp_command_boxed_cmd,
+    &qmp_command_return_str,
+    &qmp_command_return_int,
+    &qmp_command_not_generated,
+    &qmp_command_old_style,
+    &qmp_command_any_of,
+    NULL
+};

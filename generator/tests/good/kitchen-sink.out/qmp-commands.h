@@ -81,5 +81,8 @@ gboolean qmp_any_of(QmpMonitor *mon, GError **error);
 void qmp_any_of_async(QmpMonitor *mon, GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
 gboolean qmp_any_of_finish(QmpMonitor *mon, GAsyncResult *res, GError **error);
 
+/* Every command above, in schema order, NULL-terminated. */
+extern const QmpCommandDesc *const qmp_commands_all[];
+
 
 G_END_DECLS

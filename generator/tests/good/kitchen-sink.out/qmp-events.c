@@ -61,3 +61,10 @@ guint qmp_subscribe_plain_event(QmpMonitor *mon, QmpPlainEventEventFunc func, gp
     cl->destroy = destroy;
     return qmp_subscribe_typed(mon, &qmp_event_plain_event, qmp_subscribe_plain_event_trampoline, cl, qmp_subscribe_plain_event_trampoline_free);
 }
+
+const QmpEventDesc *const qmp_events_all[] = {
+    &qmp_event_something_happened,
+    &qmp_event_boxed_event,
+    &qmp_event_plain_event,
+    NULL
+};

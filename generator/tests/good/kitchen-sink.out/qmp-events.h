@@ -19,5 +19,8 @@ extern const QmpEventDesc qmp_event_plain_event;
 typedef void (*QmpPlainEventEventFunc)(QmpMonitor *mon, gint64 timestamp_us, gpointer user_data);
 guint qmp_subscribe_plain_event(QmpMonitor *mon, QmpPlainEventEventFunc func, gpointer user_data, GDestroyNotify destroy);
 
+/* Every event above, in schema order, NULL-terminated. */
+extern const QmpEventDesc *const qmp_events_all[];
+
 
 G_END_DECLS
