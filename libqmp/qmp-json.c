@@ -126,7 +126,12 @@ static QmpJsonDoc *
 doc_new(gsize size_hint)
 {
     QmpJsonDoc *doc = g_new0(QmpJsonDoc, 1);
-    gsize first = size_hint * 2;
+    /* A tree takes about four to five times its text (a 48-byte node for
+     * every 10 to 15 bytes of QMP, plus the strings): a first chunk of 5x
+     * usually holds the whole document, so that a big reply neither asks
+     * malloc for a second block nor returns one (freeing a block that big
+     * makes glibc consolidate every small free chunk it holds). */
+    gsize first = size_hint * 5;
 
     doc->refcount = 1;
     if (first < MIN_CHUNK)
@@ -134,6 +139,32 @@ doc_new(gsize size_hint)
     if (first > 16 * MAX_CHUNK)
         first = 16 * MAX_CHUNK;
     doc->next_size = (first + 7) & ~(gsize) 7;
+    return doc;
+}
+
+/* A document and its first chunk in one block, for copies whose size is
+ * known up front (an `any` member is often a lone null or a small object). */
+#define DOC_HDR ((sizeof(QmpJsonDoc) + 7) & ~(gsize) 7)
+
+static inline Chunk *
+doc_inline_chunk(QmpJsonDoc *doc)
+{
+    return (Chunk *) ((char *) doc + DOC_HDR);
+}
+
+static QmpJsonDoc *
+doc_new_exact(gsize size)
+{
+    QmpJsonDoc *doc = g_malloc(DOC_HDR + CHUNK_HDR + size);
+    Chunk *c = doc_inline_chunk(doc);
+
+    doc->refcount = 1;
+    doc->root = NULL;
+    doc->chunks = c;
+    doc->next_size = MIN_CHUNK;
+    c->next = NULL;
+    c->size = size;
+    c->used = 0;
     return doc;
 }
 
@@ -154,7 +185,8 @@ qmp_json_doc_unref(QmpJsonDoc *doc)
         return;
     for (Chunk *c = doc->chunks, *next; c; c = next) {
         next = c->next;
-        chunk_release(c);
+        if (c != doc_inline_chunk(doc))
+            chunk_release(c);
     }
     g_free(doc);
 }
@@ -359,6 +391,93 @@ cb_end(void *ctx)
     return 1;
 }
 
+/* yajl's own memory (its handle, lexer, state stack and the buffer it
+ * unescapes strings into: a handful of blocks, 2 kB the biggest) comes from
+ * a buffer on the parser's stack, so that a parse asks malloc for nothing
+ * but the document.  Each block is preceded by its size; a block that does
+ * not fit goes to malloc. */
+#define YAJL_SCRATCH 8192
+#define SCRATCH_HDR 16
+
+typedef struct {
+    gsize used;
+    char *last;           /* the most recent block, or NULL */
+    union {
+        char buf[YAJL_SCRATCH];
+        gint64 align;
+    } u;
+} Scratch;
+
+static inline gboolean
+scratch_owns(Scratch *s, const void *ptr)
+{
+    return (const char *) ptr >= s->u.buf &&
+           (const char *) ptr < s->u.buf + YAJL_SCRATCH;
+}
+
+static inline gsize *
+scratch_size(void *ptr)
+{
+    return (gsize *) ((char *) ptr - SCRATCH_HDR);
+}
+
+static void *
+scratch_malloc(void *ctx, size_t sz)
+{
+    Scratch *s = ctx;
+    gsize need = SCRATCH_HDR + ((sz + 15) & ~(gsize) 15);
+
+    if (need <= YAJL_SCRATCH - s->used) {
+        char *p = s->u.buf + s->used + SCRATCH_HDR;
+        *scratch_size(p) = sz;
+        s->used += need;
+        s->last = p;
+        return p;
+    }
+    return g_malloc(sz);
+}
+
+static void
+scratch_free(void *ctx, void *ptr)
+{
+    Scratch *s = ctx;
+
+    if (!scratch_owns(s, ptr)) {
+        g_free(ptr);
+        return;
+    }
+    if (ptr == s->last) {
+        s->used = (gsize) ((char *) ptr - SCRATCH_HDR - s->u.buf);
+        s->last = NULL;
+    }
+}
+
+static void *
+scratch_realloc(void *ctx, void *ptr, size_t sz)
+{
+    Scratch *s = ctx;
+    gsize old;
+    void *p;
+
+    if (!ptr)
+        return scratch_malloc(ctx, sz);
+    if (!scratch_owns(s, ptr))
+        return g_realloc(ptr, sz);
+    old = *scratch_size(ptr);
+    if (ptr == s->last) {
+        gsize start = (gsize) ((char *) ptr - s->u.buf);
+        if (start + ((sz + 15) & ~(gsize) 15) <= YAJL_SCRATCH) {
+            *scratch_size(ptr) = sz;
+            s->used = start + ((sz + 15) & ~(gsize) 15);
+            return ptr;
+        }
+    }
+    p = scratch_malloc(ctx, sz);
+    memcpy(p, ptr, MIN(old, sz));
+    scratch_free(ctx, ptr);
+    return p;
+}
+
 static const yajl_callbacks parse_callbacks = {
     .yajl_null = cb_null,
     .yajl_boolean = cb_boolean,
@@ -403,6 +522,13 @@ QmpJsonDoc *
 qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
 {
     Parser p = { 0 };
+    Scratch scratch;
+    yajl_alloc_funcs afs = {
+        .malloc = scratch_malloc,
+        .realloc = scratch_realloc,
+        .free = scratch_free,
+        .ctx = &scratch,
+    };
     yajl_handle h;
     yajl_status st;
     gsize offset;
@@ -411,7 +537,9 @@ qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
 
     p.doc = doc_new(len);
     p.max_depth = max_depth ? max_depth : DEFAULT_MAX_DEPTH;
-    h = yajl_alloc(&parse_callbacks, NULL, &p);
+    scratch.used = 0;
+    scratch.last = NULL;
+    h = yajl_alloc(&parse_callbacks, &afs, &p);
     yajl_config(h, yajl_allow_comments, 0);
     yajl_config(h, yajl_dont_validate_strings, 0);
     yajl_config(h, yajl_allow_trailing_garbage, 0);
@@ -478,6 +606,29 @@ copy_node(QmpJsonDoc *doc, const QmpJson *src)
     return n;
 }
 
+/* The arena bytes copy_node takes for node (its key included). */
+static gsize
+copy_size(const QmpJson *node)
+{
+    gsize n = (sizeof(QmpJson) + 7) & ~(gsize) 7;
+
+    if (node->key)
+        n += (node->key_len + 1 + 7) & ~(gsize) 7;
+    switch (node->type) {
+    case QMP_JSON_STRING:
+        n += (node->len + 1 + 7) & ~(gsize) 7;
+        break;
+    case QMP_JSON_OBJECT:
+    case QMP_JSON_ARRAY:
+        for (const QmpJson *c = node->v.first; c; c = c->next)
+            n += copy_size(c);
+        break;
+    default:
+        break;
+    }
+    return n;
+}
+
 QmpJsonDoc *
 qmp_json_copy(const QmpJson *node)
 {
@@ -485,7 +636,9 @@ qmp_json_copy(const QmpJson *node)
     QmpJson *root;
 
     g_return_val_if_fail(node != NULL, NULL);
-    doc = doc_new(0);
+    /* One block of exactly the right size (the root's key is copied too,
+     * then dropped). */
+    doc = doc_new_exact(copy_size(node));
     root = copy_node(doc, node);
     /* The copy is a document of its own: its root is not a member. */
     root->key = NULL;
