@@ -33,6 +33,7 @@ struct _QmpReplayServer {
     gboolean closed;          /* connection over */
     gboolean close_after_flush;
     guint cursor;             /* strict: next entry */
+    const char *last_command; /* name of the last command answered */
     QmpJsonDoc **client_ids;  /* per command entry: the id the client used */
     gboolean *used;           /* per command entry */
     GHashTable *by_name;      /* lenient: name -> GArray of entry indices */
@@ -315,6 +316,11 @@ static void strict_flush(QmpReplayServer *s)
         emit(s, s->cursor);
         s->cursor++;
     }
+    /* QEMU closes the connection after quit: so does its replay once the
+     * recording is used up. */
+    if (s->cursor == n_entries(s) && s->last_command &&
+        g_strcmp0(s->last_command, "quit") == 0)
+        s->close_after_flush = TRUE;
 }
 
 static void take_id(QmpReplayServer *s, guint i, const QmpJson *id)
@@ -355,6 +361,7 @@ static void handle_strict(QmpReplayServer *s, const QmpJson *got, const char *na
     }
     take_id(s, s->cursor, id);
     s->used[s->cursor] = TRUE;
+    s->last_command = e->name;
     s->cursor++;
     s->n_commands++;
     strict_flush(s);
@@ -413,6 +420,8 @@ static void handle_lenient(QmpReplayServer *s, const QmpJson *got, const char *n
                 emit(s, j);
     }
     emit(s, e->reply);
+    if (strcmp(name, "quit") == 0)
+        s->close_after_flush = TRUE;
     if (first_use) {
         /* Events recorded right after the reply, up to the next command. */
         for (guint j = e->reply + 1; j < n_entries(s) && entry(s, j)->dir == QMP_TRACE_IN; j++)
