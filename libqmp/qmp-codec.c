@@ -485,6 +485,15 @@ decode_alternate(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
                             ? ALT_LEN(base + type->variants_offset) : NULL);
 }
 
+/* Zeroed memory.  glibc's calloc bypasses its per-thread cache of freed
+ * blocks (malloc does not), so malloc + memset is the fast way for the
+ * many small blocks a decode makes. */
+static inline gpointer
+alloc0(gsize size)
+{
+    return memset(g_malloc(size), 0, size);
+}
+
 /* Decode an object or alternate into newly allocated storage at *dest. */
 static gboolean
 decode_new(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
@@ -494,12 +503,12 @@ decode_new(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
     gboolean ok;
 
     if (type->klass == QMP_TYPE_ALTERNATE) {
-        base = g_malloc0(type->size);
+        base = alloc0(type->size);
         ok = decode_alternate(c, type, json, base);
     } else {
         if (json->type != QMP_JSON_OBJECT)
             return mismatch(c, "object", json);
-        base = g_malloc0(type->size);
+        base = alloc0(type->size);
         ok = decode_object(c, type, json, base);
     }
     if (!ok) {
@@ -559,6 +568,32 @@ decode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
     return fail(c, "nested arrays are not supported");
 }
 
+/* A string or struct value decoded without going through decode_value's
+ * dispatch: the kinds almost every member and element has.  Returns -1
+ * when the value is of another kind (the caller takes the general path). */
+static inline int
+decode_common(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
+              const QmpJson *json, gpointer dest)
+{
+    if (kind == QMP_KIND_STR && json->type == QMP_JSON_STRING) {
+        /* The node's text is NUL-terminated: one copy, no scan. */
+        *(char **) dest = memcpy(g_malloc(json->len + 1), json->v.s,
+                                 json->len + 1);
+        return TRUE;
+    }
+    if (kind == QMP_KIND_OBJECT && json->type == QMP_JSON_OBJECT &&
+        type->klass == QMP_TYPE_OBJECT) {
+        char *base = alloc0(type->size);
+        if (!decode_object(c, type, json, base)) {
+            qmp_value_free(type, base);
+            return FALSE;
+        }
+        *(gpointer *) dest = base;
+        return TRUE;
+    }
+    return -1;
+}
+
 /* Arrays bigger than this are decoded in scratch memory first and copied
  * into their own block at the end.  glibc serves small blocks fast from the
  * ones freed last (a client frees the previous reply's values before
@@ -609,7 +644,10 @@ decode_big_array(Ctx *c, const QmpValueInfo *vi, const QmpJson *json,
     memset(tmp, 0, bytes);
     c->scratch_busy = TRUE;
     for (e = json->v.first, i = 0; e; e = e->next, i++) {
-        if (!decode_scalar(c, vi->elem_kind, vi->type, e, tmp + i * size)) {
+        int r = decode_common(c, vi->elem_kind, vi->type, e, tmp + i * size);
+        if (r < 0)
+            r = decode_scalar(c, vi->elem_kind, vi->type, e, tmp + i * size);
+        if (!r) {
             for (gsize k = 0; k < i; k++)
                 clear_scalar(vi->elem_kind, vi->type, tmp + k * size);
             c->scratch_busy = FALSE;
@@ -643,9 +681,12 @@ decode_value(Ctx *c, const QmpValueInfo *vi, const QmpJson *json,
     size = kind_size(vi->elem_kind);
     if (G_UNLIKELY(json->len * size > SMALL_BLOCK) && !c->scratch_busy)
         return decode_big_array(c, vi, json, size, dest, n_out);
-    xs = json->len ? g_malloc0(json->len * size) : NULL;
+    xs = json->len ? alloc0(json->len * size) : NULL;
     for (e = json->v.first, i = 0; e; e = e->next, i++) {
-        if (!decode_scalar(c, vi->elem_kind, vi->type, e, xs + i * size)) {
+        int r = decode_common(c, vi->elem_kind, vi->type, e, xs + i * size);
+        if (r < 0)
+            r = decode_scalar(c, vi->elem_kind, vi->type, e, xs + i * size);
+        if (!r) {
             clear_value(vi, &xs, json->len);
             return push_index(c, i);
         }
@@ -666,9 +707,13 @@ static gboolean
 decode_member(Ctx *c, const Slot *s, const QmpJson *json)
 {
     const QmpMemberInfo *m = s->m;
+    int r = decode_common(c, m->value.kind, m->value.type, json,
+                          MEMBER_PTR(s->base, m));
 
-    if (!decode_value(c, &m->value, json, MEMBER_PTR(s->base, m),
-                      m->len_offset >= 0 ? MEMBER_LEN(s->base, m) : NULL))
+    if (r < 0)
+        r = decode_value(c, &m->value, json, MEMBER_PTR(s->base, m),
+                         m->len_offset >= 0 ? MEMBER_LEN(s->base, m) : NULL);
+    if (!r)
         return push_key(c, m->name, strlen(m->name));
     if (m->has_offset >= 0)
         *MEMBER_HAS(s->base, m) = TRUE;
@@ -843,6 +888,99 @@ decode_plain_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
     return TRUE;
 }
 
+/* A union whose members (base and the selected branches) number at most
+ * 64: decode_object_slots with bit masks.  Returns -1, having decoded
+ * nothing but discriminators (enums, which own no memory), when there are
+ * more. */
+static int
+decode_union_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
+                    char *base)
+{
+    Slot slots[64];
+    guint n_layers = 0, n_slots = 0, hint = 0;
+    guint64 seen = 0, ahead = 0;
+    const QmpTypeInfo *t = type;
+    char *b = base;
+
+    for (;;) {
+        const QmpMemberInfo *d;
+        const QmpJson *dj = NULL;
+        const QmpVariantInfo *v;
+        guint first = n_slots;
+
+        n_layers++;
+        if (n_slots + t->n_members > G_N_ELEMENTS(slots))
+            return -1;
+        for (guint32 i = 0; i < t->n_members; i++) {
+            slots[n_slots].m = &t->members[i];
+            slots[n_slots].base = b;
+            n_slots++;
+        }
+        if (t->discriminator < 0 || n_layers == MAX_LAYERS)
+            break;
+        d = &t->members[t->discriminator];
+        for (const QmpJson *j = json->v.first; j; j = j->next) {
+            if (name_matches(d->name, j)) {
+                dj = j;
+                break;
+            }
+        }
+        if (!dj)
+            return fail(c, "missing member '%s'", d->name);
+        if (!decode_member(c, &slots[first + t->discriminator], dj))
+            return FALSE;
+        ahead |= (guint64) 1 << (first + t->discriminator);
+        v = find_variant(t, *(int *) MEMBER_PTR(b, d));
+        if (!v || !v->value.type)
+            break;
+        b += t->variants_offset;
+        t = v->value.type;
+    }
+
+    for (const QmpJson *j = json->v.first; j; j = j->next) {
+        guint k = hint, left = n_slots;
+        guint64 bit;
+
+        for (;;) {
+            if (G_UNLIKELY(left-- == 0))
+                break;
+            if (name_matches(slots[k].m->name, j))
+                break;
+            if (++k == n_slots)
+                k = 0;
+        }
+        if (G_UNLIKELY(left == G_MAXUINT)) {
+            if (c->flags & QMP_DECODE_STRICT) {
+                fail(c, "unknown member");
+                return push_key(c, j->key, j->key_len);
+            }
+            continue;
+        }
+        hint = k + 1 < n_slots ? k + 1 : 0;
+        bit = (guint64) 1 << k;
+        if (ahead & bit) {
+            ahead &= ~bit;
+            seen |= bit;
+            continue;
+        }
+        if (G_UNLIKELY(seen & bit)) {
+            fail(c, "duplicate member");
+            return push_key(c, j->key, j->key_len);
+        }
+        seen |= bit;
+        if (!decode_member(c, &slots[k], j))
+            return FALSE;
+    }
+
+    seen |= ahead;
+    for (guint k = 0; k < n_slots; k++) {
+        if (!(seen & ((guint64) 1 << k)) &&
+            !(slots[k].m->flags & QMP_INFO_OPTIONAL))
+            return fail(c, "missing member '%s'", slots[k].m->name);
+    }
+    return TRUE;
+}
+
 static gboolean
 decode_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
               char *base)
@@ -854,8 +992,12 @@ decode_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
 
     if (type->discriminator < 0 && n <= 64)
         return decode_plain_object(c, type, json, base);
-    if (type->discriminator >= 0)
+    if (type->discriminator >= 0) {
+        int r = decode_union_object(c, type, json, base);
+        if (r >= 0)
+            return r;
         n = count_slots(type);
+    }
     if (G_LIKELY(n <= G_N_ELEMENTS(slots_buf))) {
         memset(seen_buf, 0, n);
         return decode_object_slots(c, type, json, base, slots_buf, seen_buf);

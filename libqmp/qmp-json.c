@@ -33,6 +33,7 @@ struct _Chunk {
 
 struct _QmpJsonDoc {
     gint refcount;
+    gboolean is_static; /* the shared `null` document: never freed */
     const QmpJson *root;
     Chunk *chunks;      /* newest first; allocation happens in the head */
     gsize next_size;    /* size of the next chunk to allocate */
@@ -159,6 +160,7 @@ doc_new_exact(gsize size)
     Chunk *c = doc_inline_chunk(doc);
 
     doc->refcount = 1;
+    doc->is_static = FALSE;
     doc->root = NULL;
     doc->chunks = c;
     doc->next_size = MIN_CHUNK;
@@ -172,14 +174,15 @@ QmpJsonDoc *
 qmp_json_doc_ref(QmpJsonDoc *doc)
 {
     g_return_val_if_fail(doc != NULL, NULL);
-    g_atomic_int_inc(&doc->refcount);
+    if (!doc->is_static)
+        g_atomic_int_inc(&doc->refcount);
     return doc;
 }
 
 void
 qmp_json_doc_unref(QmpJsonDoc *doc)
 {
-    if (!doc)
+    if (!doc || doc->is_static)
         return;
     if (!g_atomic_int_dec_and_test(&doc->refcount))
         return;
@@ -629,6 +632,15 @@ copy_size(const QmpJson *node)
     return n;
 }
 
+/* Every copy of a lone `null` is this one immutable document (decoding
+ * QEMU's introspection copies a thousand `"default": null`). */
+static const QmpJson null_node = { .type = QMP_JSON_NULL };
+static QmpJsonDoc null_doc = {
+    .refcount = 1,
+    .is_static = TRUE,
+    .root = &null_node,
+};
+
 QmpJsonDoc *
 qmp_json_copy(const QmpJson *node)
 {
@@ -636,6 +648,8 @@ qmp_json_copy(const QmpJson *node)
     QmpJson *root;
 
     g_return_val_if_fail(node != NULL, NULL);
+    if (node->type == QMP_JSON_NULL)
+        return &null_doc;
     /* One block of exactly the right size (the root's key is copied too,
      * then dropped). */
     doc = doc_new_exact(copy_size(node));

@@ -60,7 +60,9 @@ QmpJsonDoc *qmp_json_doc_ref(QmpJsonDoc *doc);
 void qmp_json_doc_unref(QmpJsonDoc *doc); /* NULL-safe */
 const QmpJson *qmp_json_doc_root(const QmpJsonDoc *doc);
 
-/* A new document holding a deep copy of node (any document). */
+/* A new document holding a deep copy of node (any document).  Copies of a
+ * lone null may all be one shared, immutable document: only the reference
+ * is new. */
 QmpJsonDoc *qmp_json_copy(const QmpJson *node);
 
 /* Object member by name, or NULL.  Linear in the number of members. */
