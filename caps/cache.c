@@ -23,10 +23,34 @@
 #include <libxml/tree.h>
 
 #include "caps-private.h"
+#include "caps-rules.h"
 
 #define CAPS_XML_FORMAT "1"
 
 static const char *const state_names[] = { "absent", "present", "unknown" };
+
+/* A digest of the rule table: new or changed rules change the answer. */
+static const char *rules_digest(void)
+{
+    static char digest[17];
+    static gsize once;
+    if (g_once_init_enter(&once)) {
+        g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+        for (guint i = 0; i < qmp_caps_n_rules; i++) {
+            const QmpCapsRule *r = &qmp_caps_rules[i];
+            g_autofree char *line = g_strdup_printf("%s|%d|%s|%s|%d.%d.%d|%s\n", r->name,
+                                                    r->kind, r->arg, r->arg2 ?: "",
+                                                    r->version[0], r->version[1],
+                                                    r->version[2], r->doc);
+            g_checksum_update(sum, (const guchar *) line, -1);
+            for (guint j = 0; r->path && r->path[j]; j++)
+                g_checksum_update(sum, (const guchar *) r->path[j], -1);
+        }
+        g_strlcpy(digest, g_checksum_get_string(sum), sizeof(digest));
+        g_once_init_leave(&once, 1);
+    }
+    return digest;
+}
 
 char *qmp_caps_cache_key(const char *binary, GError **error)
 {
@@ -40,9 +64,9 @@ char *qmp_caps_cache_key(const char *binary, GError **error)
     if (uname(&u) < 0)
         memset(&u, 0, sizeof(u));
     gboolean kvm = access("/dev/kvm", R_OK | W_OK) == 0;
-    return g_strdup_printf("toolkit=%s;binary=%s;size=%lld;mtime=%lld.%09ld;"
+    return g_strdup_printf("toolkit=%s;rules=%s;binary=%s;size=%lld;mtime=%lld.%09ld;"
                            "ctime=%lld.%09ld;kvm=%s;kernel=%s",
-                           QMPKIT_VERSION, binary, (long long) st.st_size,
+                           QMPKIT_VERSION, rules_digest(), binary, (long long) st.st_size,
                            (long long) st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
                            (long long) st.st_ctim.tv_sec, st.st_ctim.tv_nsec,
                            kvm ? "yes" : "no", u.release);
@@ -66,6 +90,11 @@ char *qmp_caps_to_xml(const QmpCaps *caps, gsize *len)
     xmlNewProp(root, BAD_CAST "format", BAD_CAST CAPS_XML_FORMAT);
     if (caps->key)
         xmlNewProp(root, BAD_CAST "key", BAD_CAST caps->key);
+    /* every command.X / migration.X not listed is absent */
+    if (caps->commands_known)
+        xmlNewProp(root, BAD_CAST "commands", BAD_CAST "complete");
+    if (caps->migration_known)
+        xmlNewProp(root, BAD_CAST "migration", BAD_CAST "complete");
     if (caps->source)
         xmlNewTextChild(root, NULL, BAD_CAST "source", BAD_CAST caps->source);
     if (caps->have_version) {
@@ -139,6 +168,12 @@ QmpCaps *qmp_caps_from_xml(const char *data, gsize len, GError **error)
         fault = "unknown format";
     else
         caps->key = prop(root, "key");
+    if (!fault) {
+        g_autofree char *c = prop(root, "commands");
+        g_autofree char *m = prop(root, "migration");
+        caps->commands_known = g_strcmp0(c, "complete") == 0;
+        caps->migration_known = g_strcmp0(m, "complete") == 0;
+    }
     for (xmlNodePtr n = root ? root->children : NULL; n && !fault; n = n->next) {
         if (n->type != XML_ELEMENT_NODE)
             continue;

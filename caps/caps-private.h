@@ -13,6 +13,8 @@ struct _QmpCaps {
     gboolean cached;
     GHashTable *answers; /* name -> GINT_TO_POINTER(QmpCapsState + 1) */
     char *key;           /* cache key (see cache.c) or NULL */
+    gboolean commands_known;  /* the full list of commands was seen */
+    gboolean migration_known; /* the full list of migration capabilities */
 };
 
 /* One reply the probe asked for: the document, or the error. */

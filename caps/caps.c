@@ -35,7 +35,13 @@ void qmp_caps_set(QmpCaps *caps, const char *name, QmpCapsState state)
 QmpCapsState qmp_caps_get(const QmpCaps *caps, const char *name)
 {
     gpointer v = g_hash_table_lookup(caps->answers, name);
-    return v ? (QmpCapsState) (GPOINTER_TO_INT(v) - 1) : QMP_CAPS_UNKNOWN;
+    if (v)
+        return (QmpCapsState) (GPOINTER_TO_INT(v) - 1);
+    /* not in a complete list: absent */
+    if ((caps->commands_known && g_str_has_prefix(name, "command.")) ||
+        (caps->migration_known && g_str_has_prefix(name, "migration.")))
+        return QMP_CAPS_ABSENT;
+    return QMP_CAPS_UNKNOWN;
 }
 
 gboolean qmp_caps_has(const QmpCaps *caps, const char *name)
@@ -321,8 +327,10 @@ QmpCaps *qmp_caps_evaluate(QmpCapsInputs *in, const char *source)
         have_commands = TRUE;
     }
 
+    caps->commands_known = have_commands;
     /* migration.X for every capability listed */
     if (reply_ok(&in->migration, QMP_JSON_ARRAY)) {
+        caps->migration_known = TRUE;
         for (const QmpJson *e = in->migration.ret->v.first; e; e = e->next) {
             const char *name = str_member(e, "capability");
             if (name) {

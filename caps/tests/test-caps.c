@@ -25,6 +25,8 @@ static void test_xml_roundtrip(void)
     g_assert_cmpint(qmp_caps_get(a, "oob"), ==, QMP_CAPS_UNKNOWN);
     g_assert_cmpint(qmp_caps_get(a, "migration.postcopy-preempt"), ==, QMP_CAPS_ABSENT);
     g_assert_cmpint(qmp_caps_get(a, "never.asked"), ==, QMP_CAPS_UNKNOWN);
+    /* without a complete command list, a command not listed is unknown */
+    g_assert_cmpint(qmp_caps_get(a, "command.nosuch"), ==, QMP_CAPS_UNKNOWN);
     int maj, min, mic;
     g_assert_true(qmp_caps_get_version(a, &maj, &min, &mic));
     g_assert_cmpint(maj * 10000 + min * 100 + mic, ==, 70201);
@@ -43,6 +45,22 @@ static void test_xml_roundtrip(void)
     g_assert_nonnull(strstr(json, "\"oob\": null"));
     g_assert_nonnull(strstr(json, "\"migration.postcopy-preempt\": false"));
     g_assert_nonnull(strstr(json, "\"version\": \"7.2.1\""));
+}
+
+static void test_complete_lists(void)
+{
+    g_autofree char *xml = g_strdup(good_xml);
+    char *p = strstr(xml, "key=");
+    g_autofree char *edited = g_strdup_printf("%.*scommands=\"complete\" %s", (int) (p - xml), xml, p);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QmpCaps) c = qmp_caps_from_xml(edited, strlen(edited), &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(qmp_caps_get(c, "command.nosuch"), ==, QMP_CAPS_ABSENT);
+    g_assert_cmpint(qmp_caps_get(c, "command.migrate"), ==, QMP_CAPS_PRESENT);
+    g_assert_cmpint(qmp_caps_get(c, "migration.nosuch"), ==, QMP_CAPS_UNKNOWN);
+    /* and it survives the round trip */
+    g_autofree char *again = qmp_caps_to_xml(c, NULL);
+    g_assert_nonnull(strstr(again, "commands=\"complete\""));
 }
 
 static void test_xml_rejected(void)
@@ -112,7 +130,8 @@ static void test_recorded_7_2(void)
         "command.blockdev-reopen", "command.query-cpu-model-expansion", "cpu.tsc-frequency",
         "nbd-server-add.deprecated", "version.7.2", "command.quit",
     };
-    const char *no[] = { "version.8.0", "drive-mirror.deprecated", "blockdev-reopen.unstable" };
+    const char *no[] = { "version.8.0", "drive-mirror.deprecated", "blockdev-reopen.unstable",
+                         "command.nosuch", "migration.nosuch" };
     for (guint i = 0; i < G_N_ELEMENTS(yes); i++)
         g_assert_cmpint((g_test_message("%s", yes[i]), qmp_caps_get(c, yes[i])), ==,
                         QMP_CAPS_PRESENT);
@@ -125,6 +144,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/caps/xml/roundtrip", test_xml_roundtrip);
     g_test_add_func("/caps/xml/rejected", test_xml_rejected);
+    g_test_add_func("/caps/xml/complete-lists", test_complete_lists);
     g_test_add_func("/caps/xml/save-load", test_save_load);
     g_test_add_func("/caps/recording/qemu-7.2", test_recorded_7_2);
     return g_test_run();
