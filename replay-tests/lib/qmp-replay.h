@@ -156,6 +156,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpReplayServer, qmp_replay_server_free)
  * (object member order ignored); "" when equal.  Newly allocated. */
 char *qmp_replay_diff(const QmpJson *expected, const QmpJson *got);
 
+/* Split off complete JSON values from a byte stream: returns the length of
+ * the first complete top-level value starting at buf (leading whitespace
+ * included), or 0 when it is incomplete.  *state carries scanning state
+ * between calls on a growing buffer: reset it to 0 after taking a value. */
+typedef struct {
+    gsize pos;
+    int depth;
+    gboolean in_string;
+    gboolean escape;
+    gboolean started;
+} QmpJsonSplit;
+gsize qmp_json_split(QmpJsonSplit *st, const char *buf, gsize len);
+
 /* ---- test API (for GLib unit tests: failures abort via g_assert) --------- */
 
 /* Load file (an absolute path, a path that exists, or a name under

@@ -28,16 +28,3 @@ struct _QmpReplay {
     GPtrArray *docs;      /* QmpJsonDoc */
     const QmpJson *schema;
 };
-
-/* Split off complete JSON values from a byte stream: returns the length of
- * the first complete top-level value starting at buf (leading whitespace
- * included), or 0 when it is incomplete.  *state carries scanning state
- * between calls on a growing buffer: reset it to 0 after taking a value. */
-typedef struct {
-    gsize pos;
-    int depth;
-    gboolean in_string;
-    gboolean escape;
-    gboolean started;
-} QmpJsonSplit;
-gsize qmp_json_split(QmpJsonSplit *st, const char *buf, gsize len);

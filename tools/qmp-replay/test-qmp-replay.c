@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-qmp-replay: the qmp-replay tool (path in argv[1]).
+ *   serve: a recording served strictly / leniently, exit codes and the diff;
+ *   record (with --live; exit 77 without QEMU): the proxy between a monitor
+ *   and a live QEMU 7.2, then its recording served back to the same client.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "qmp-replay.h"
+#include "qmp-commands.h"
+
+#define QEMU "qemu-system-x86_64"
+
+static const char *tool;
+static char *dir;
+
+static void wait_for_path(const char *path)
+{
+    for (int i = 0; i < 2000; i++) {
+        struct stat st;
+        if (stat(path, &st) == 0)
+            return;
+        g_usleep(5000);
+    }
+    g_error("%s did not appear", path);
+}
+
+static GPid spawn(const char *const *argv, int *err_fd)
+{
+    GPid pid;
+    GError *error = NULL;
+    g_assert_true(g_spawn_async_with_pipes(NULL, (char **) argv, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL, NULL, &pid,
+                                           NULL, NULL, err_fd, &error));
+    g_assert_no_error(error);
+    return pid;
+}
+
+static int wait_exit(GPid pid)
+{
+    int status;
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static char *read_all(int fd)
+{
+    GString *s = g_string_new(NULL);
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        g_string_append_len(s, buf, n);
+    close(fd);
+    return g_string_free(s, FALSE);
+}
+
+static QmpMonitor *connect_to(const char *path)
+{
+    GError *error = NULL;
+    wait_for_path(path);
+    QmpMonitor *mon = qmp_monitor_new(NULL);
+    g_assert_true(qmp_monitor_connect_unix(mon, path, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 20000, &error));
+    g_assert_no_error(error);
+    return mon;
+}
+
+/* The client of both halves: the stop-cont conversation. */
+static char *stop_cont(QmpMonitor *mon)
+{
+    GError *error = NULL;
+    GString *out = g_string_new(NULL);
+    for (int i = 0; i < 2; i++) {
+        g_assert_true(i == 0 ? qmp_cont(mon, &error) : qmp_stop(mon, &error));
+        g_assert_no_error(error);
+        g_autoptr(QmpStatusInfo) st = qmp_query_status(mon, &error);
+        g_assert_no_error(error);
+        g_string_append_printf(out, "%s ", qmp_run_state_to_string(st->status));
+    }
+    if (!qmp_quit(mon, &error)) {
+        g_assert_error(error, QMP_ERROR, QMP_ERROR_CLOSED);
+        g_clear_error(&error);
+    }
+    return g_string_free(out, FALSE);
+}
+
+static void test_serve_strict_ok(void)
+{
+    g_autofree char *sock = g_build_filename(dir, "s1.sock", NULL);
+    g_autofree char *rec = qmp_replay_test_recording_path("stop-cont.jsonl");
+    const char *argv[] = { tool, "serve", "--socket", sock, rec, NULL };
+    int err_fd;
+    GPid pid = spawn(argv, &err_fd);
+    QmpMonitor *mon = connect_to(sock);
+    GError *error = NULL;
+    /* stop-cont.jsonl: query-status, cont, query-status, stop, ... */
+    g_autoptr(QmpStatusInfo) st = qmp_query_status(mon, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(qmp_run_state_to_string(st->status), ==, "prelaunch");
+    for (int i = 0; i < 3; i++) {
+        g_assert_true(i == 1 ? qmp_stop(mon, &error) : qmp_cont(mon, &error));
+        g_assert_no_error(error);
+        g_autoptr(QmpStatusInfo) st2 = qmp_query_status(mon, &error);
+        g_assert_no_error(error);
+    }
+    g_assert_true(qmp_quit(mon, &error) || error->code == QMP_ERROR_CLOSED);
+    g_clear_error(&error);
+    g_autofree char *err = read_all(err_fd);
+    g_assert_cmpint(wait_exit(pid), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+    g_object_unref(mon);
+}
+
+static void test_serve_strict_mismatch(void)
+{
+    g_autofree char *sock = g_build_filename(dir, "s2.sock", NULL);
+    g_autofree char *rec = qmp_replay_test_recording_path("stop-cont.jsonl");
+    const char *argv[] = { tool, "serve", "--socket", sock, rec, NULL };
+    int err_fd;
+    GPid pid = spawn(argv, &err_fd);
+    QmpMonitor *mon = connect_to(sock);
+    GError *error = NULL;
+    g_assert_false(qmp_stop(mon, &error));
+    g_assert_error(error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_GENERIC_ERROR);
+    g_clear_error(&error);
+    g_autofree char *err = read_all(err_fd);
+    g_assert_cmpint(wait_exit(pid), ==, 1);
+    g_assert_nonnull(strstr(err, "differs from the recording"));
+    g_assert_nonnull(strstr(err, "execute: expected \"query-status\", got \"stop\""));
+    g_object_unref(mon);
+}
+
+static void test_serve_lenient_libvirt(void)
+{
+    const char *shared = g_getenv("QMPKIT_SHARED_DIR");
+    g_autofree char *rec = g_build_filename(shared ? shared : "../shared", "corpora", "libvirt",
+                                            "caps_9.2.0_x86_64.replies", NULL);
+    if (!g_file_test(rec, G_FILE_TEST_EXISTS)) {
+        g_test_skip("no ../shared corpus");
+        return;
+    }
+    g_autofree char *sock = g_build_filename(dir, "s3.sock", NULL);
+    const char *argv[] = { tool, "serve", "--lenient", "--schema", "recorded", "--socket", sock,
+                           rec, NULL };
+    int err_fd;
+    GPid pid = spawn(argv, &err_fd);
+    QmpMonitor *mon = connect_to(sock);
+    GError *error = NULL;
+    g_autoptr(QmpJsonDoc) d = qmp_monitor_execute(mon, "query-target", NULL, 0, NULL, 0, -1,
+                                                  NULL, &error);
+    g_assert_no_error(error);
+    g_autoptr(QmpVersionInfo) v = qmp_query_version(mon, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(v->qemu->major, ==, 9);
+    g_object_unref(mon); /* lenient: done when the client closes */
+    g_autofree char *err = read_all(err_fd);
+    g_assert_cmpint(wait_exit(pid), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+}
+
+static void test_usage(void)
+{
+    const char *argv[] = { tool, "serve", "--socket", "/nonexistent/x", NULL };
+    int err_fd;
+    GPid pid = spawn(argv, &err_fd);
+    g_autofree char *err = read_all(err_fd);
+    g_assert_cmpint(wait_exit(pid), ==, 2);
+    g_assert_nonnull(strstr(err, "qmp-replay serve:"));
+}
+
+static void test_record_live(void)
+{
+    g_autofree char *qemu_sock = g_build_filename(dir, "qemu.sock", NULL);
+    g_autofree char *proxy_sock = g_build_filename(dir, "proxy.sock", NULL);
+    g_autofree char *out = g_build_filename(dir, "proxied.jsonl", NULL);
+    g_autofree char *chardev = g_strdup_printf("socket,id=m,path=%s,server=on,wait=off", qemu_sock);
+    const char *qargv[] = { QEMU, "-machine", "none", "-nodefaults", "-display", "none", "-S",
+                            "-chardev", chardev, "-mon", "chardev=m,mode=control", NULL };
+    GPid qpid = spawn(qargv, NULL);
+    wait_for_path(qemu_sock);
+    const char *argv[] = { tool, "record", "--listen", proxy_sock, "--connect", qemu_sock,
+                           "-o", out, NULL };
+    int err_fd;
+    GPid pid = spawn(argv, &err_fd);
+    QmpMonitor *mon = connect_to(proxy_sock);
+    g_autofree char *live = stop_cont(mon);
+    g_object_unref(mon);
+    g_autofree char *err = read_all(err_fd);
+    g_assert_cmpint(wait_exit(pid), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+    kill(qpid, SIGTERM);
+    waitpid(qpid, NULL, 0);
+    unlink(qemu_sock);
+
+    /* The proxied recording serves the same client to the same result. */
+    QmpReplayServer *s;
+    g_autoptr(QmpReplay) rec = qmp_replay_load(out, NULL);
+    g_assert_nonnull(rec);
+    g_assert_cmpstr(qmp_replay_get_peer(rec), !=, NULL);
+    QmpMonitor *mon2 = qmp_replay_test_start_full(rec, QMP_REPLAY_STRICT, NULL, &s);
+    GError *error = NULL;
+    g_assert_true(qmp_monitor_handshake(mon2, QMP_HANDSHAKE_NONE, 5000, &error));
+    g_assert_no_error(error);
+    g_autofree char *replayed = stop_cont(mon2);
+    g_assert_cmpstr(replayed, ==, live);
+    g_assert_cmpstr(live, ==, "running paused ");
+    qmp_replay_test_assert_done(s);
+    g_object_unref(mon2);
+    qmp_replay_server_free(s);
+    unlink(out);
+}
+
+int main(int argc, char **argv)
+{
+    gboolean live = argc > 2 && strcmp(argv[2], "--live") == 0;
+    g_test_init(&argc, &argv, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    g_assert_cmpint(argc, >=, 2);
+    tool = argv[1];
+    if (live) {
+        g_autofree char *qemu = g_find_program_in_path(QEMU);
+        if (!qemu) {
+            g_print("skipped: %s not found in PATH\n", QEMU);
+            return 77;
+        }
+        g_test_add_func("/qmp-replay/record-live", test_record_live);
+    } else {
+        g_test_add_func("/qmp-replay/serve-strict-ok", test_serve_strict_ok);
+        g_test_add_func("/qmp-replay/serve-strict-mismatch", test_serve_strict_mismatch);
+        g_test_add_func("/qmp-replay/serve-lenient-libvirt", test_serve_lenient_libvirt);
+        g_test_add_func("/qmp-replay/usage", test_usage);
+    }
+    dir = g_dir_make_tmp("qmpkit-tool-XXXXXX", NULL);
+    int rc = g_test_run();
+    rmdir(dir);
+    g_free(dir);
+    return rc;
+}
