@@ -215,10 +215,28 @@ typedef struct {
     guint max_depth;
     gboolean too_deep;
     gboolean bad_number;  /* a number beyond double's range */
-    const char *key;    /* pending member name (arena copy) */
+    const char *key;    /* pending member name (in the document) */
     guint32 key_len;
     QmpJson *root;
+    char *text;         /* the document's own copy of the text yajl reads */
+    gsize text_len;
 } Parser;
+
+/* A string or key as the document keeps it.  yajl hands over unescaped
+ * strings as pointers into the text it parses, which is the document's own
+ * copy: the closing quote, already consumed, becomes the terminating NUL
+ * and nothing is copied.  Strings with escapes come from yajl's buffer and
+ * are copied. */
+static inline const char *
+keep_string(Parser *p, const unsigned char *s, size_t l)
+{
+    if (G_LIKELY((const char *) s >= p->text &&
+                 (const char *) s + l < p->text + p->text_len)) {
+        ((char *) s)[l] = '\0';
+        return (const char *) s;
+    }
+    return arena_strndup(p->doc, (const char *) s, l);
+}
 
 static inline QmpJson *
 new_node(Parser *p, QmpJsonType type)
@@ -337,7 +355,7 @@ cb_string(void *ctx, const unsigned char *s, size_t l)
         return 0;
     n = new_node(p, QMP_JSON_STRING);
     n->len = (guint32) l;
-    n->v.s = arena_strndup(p->doc, (const char *) s, l);
+    n->v.s = keep_string(p, s, l);
     return 1;
 }
 
@@ -348,7 +366,7 @@ cb_map_key(void *ctx, const unsigned char *s, size_t l)
 
     if (G_UNLIKELY(l > G_MAXUINT32))
         return 0;
-    p->key = arena_strndup(p->doc, (const char *) s, l);
+    p->key = keep_string(p, s, l);
     p->key_len = (guint32) l;
     return 1;
 }
@@ -542,6 +560,11 @@ qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
     p.max_depth = max_depth ? max_depth : DEFAULT_MAX_DEPTH;
     scratch.used = 0;
     scratch.last = NULL;
+    if (len) {
+        p.text = arena_alloc(p.doc, len);
+        p.text_len = len;
+        memcpy(p.text, text, len);
+    }
     h = yajl_alloc(&parse_callbacks, &afs, &p);
     yajl_config(h, yajl_allow_comments, 0);
     yajl_config(h, yajl_dont_validate_strings, 0);
@@ -549,7 +572,7 @@ qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
     yajl_config(h, yajl_allow_multiple_values, 0);
     yajl_config(h, yajl_allow_partial_values, 0);
 
-    st = yajl_parse(h, (const unsigned char *) (text ? text : ""), len);
+    st = yajl_parse(h, (const unsigned char *) (p.text ? p.text : ""), len);
     if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
         offset = len;
