@@ -5,7 +5,6 @@
   run.py            good.rules generates good.c (golden, byte for byte,
                     twice the same); each bad/X.rules fails with bad/X.err
   run.py --update   rewrite the golden files from the current output
-  run.py --check SCHEMA RULES   the project's own rules against a schema
 """
 
 import os
