@@ -109,6 +109,11 @@ static void bare_stop(Bare *b)
 {
     static const char quit[] = "{\"execute\":\"quit\"}\r\n";
     bare_send(b, quit, sizeof(quit) - 1);
+    /* Keep the socket open until QEMU is gone: on a hang-up it may drop
+     * input it has not read yet. */
+    char buf[4096];
+    while (read(b->fd, buf, sizeof(buf)) > 0)
+        ;
     close(b->fd);
     waitpid(b->pid, NULL, 0);
 }

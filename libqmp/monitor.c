@@ -333,6 +333,13 @@ void qmp_monitor_close(QmpMonitor *mon)
         send_quit(mon);
         quit_sent = mon->negotiated;
     }
+    if (quit_sent) {
+        /* Keep our end open while QEMU quits: when it sees a hang-up it
+         * drops input it has not read yet, "quit" included. */
+        int status;
+        if (qmp_spawn_wait(mon->pid, CHILD_GRACE_MS, &status))
+            mon->pid = 0;
+    }
     if (usable(mon))
         fatal(mon, g_error_new_literal(QMP_ERROR, QMP_ERROR_CLOSED,
                                        "the monitor was closed"));

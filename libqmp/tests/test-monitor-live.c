@@ -423,7 +423,10 @@ static void test_spawn_close_reaps(void)
 {
     QmpMonitor *mon = spawned(QMP_HANDSHAKE_NONE);
     pid_t pid = qmp_monitor_get_pid(mon);
+    gint64 t0 = g_get_monotonic_time();
     g_object_unref(mon);
+    /* QEMU obeyed "quit": no wait for the SIGKILL grace period. */
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 2 * G_USEC_PER_SEC);
     /* Reaped by the monitor: no such child any more. */
     int status;
     g_assert_cmpint(waitpid(pid, &status, WNOHANG), ==, -1);
