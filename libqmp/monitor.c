@@ -503,8 +503,14 @@ static void enqueue(QmpMonitor *mon, QmpOut *out)
             g_queue_push_tail(&mon->outq, out);
     } else {
         out->ordinary = TRUE;
-        g_queue_push_tail(&mon->held, out);
-        release_held(mon);
+        if (g_queue_is_empty(&mon->held) &&
+            (!window_applies(mon) || mon->n_ordinary < mon->max_in_flight)) {
+            g_queue_push_tail(&mon->outq, out);
+            mon->n_ordinary++;
+        } else {
+            g_queue_push_tail(&mon->held, out);
+            release_held(mon);
+        }
     }
     /* Write at once when nothing was waiting (saves a poll per command);
      * errors are left to the output source so that no callback runs from

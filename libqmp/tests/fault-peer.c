@@ -7,6 +7,7 @@
  *   send TEXT        send TEXT plus "\r\n"
  *   raw TEXT         send TEXT with \n, \r, \\ escapes and no terminator
  *   recv             read one line from the client
+ *   expect TEXT      read one line from the client; fail unless it has TEXT
  *   ok               read a command, answer {"return": {}, "id": <its id>}
  *   reply TEXT       read a command, send TEXT with $ID replaced by its id
  *   hold2            read two commands, then answer the second, then the first
@@ -131,6 +132,11 @@ int main(int argc, char **argv)
         } else if (!strcmp(cmd, "recv")) {
             if (!get_line(line, sizeof(line)))
                 return 1;
+        } else if (!strcmp(cmd, "expect")) {
+            if (!get_line(line, sizeof(line)) || !strstr(line, arg ? arg : "")) {
+                fprintf(stderr, "qmp-fault-peer: expected %s, got %s", arg, line);
+                return 1;
+            }
         } else if (!strcmp(cmd, "ok") || !strcmp(cmd, "reply")) {
             if (!get_line(line, sizeof(line)))
                 return 1;

@@ -396,6 +396,54 @@ static void test_sync_in_callback(void)
     finish(&f);
 }
 
+typedef struct {
+    GString *order;
+    guint done;
+} Window;
+
+static void window_cb(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Window *w = data;
+    GError *error = NULL;
+    QmpJsonDoc *doc = qmp_monitor_execute_finish(QMP_MONITOR(source), res, NULL, &error);
+    g_assert_no_error(error);
+    const char *id = qmp_json_get_string(qmp_json_lookup(qmp_json_doc_root(doc), "id"));
+    g_string_append_printf(w->order, "%s ", id);
+    qmp_json_doc_unref(doc);
+    w->done++;
+}
+
+static void test_oob_window(void)
+{
+    /* With OOB on, ordinary commands beyond the window wait in the client
+     * and an exec-oob overtakes them, so a QEMU whose queue is stuck still
+     * reads it. */
+    Fixture f;
+    start(&f, "greeting oob\nok\n"
+              "expect \"execute\":\"a\"\nexpect \"execute\":\"b\"\n"
+              "expect \"exec-oob\":\"e\"\n"
+              "send {\"return\": {}, \"id\": \"qmpkit-6\"}\n"
+              "send {\"return\": {}, \"id\": \"qmpkit-2\"}\n"
+              "expect \"execute\":\"c\"\n"
+              "send {\"return\": {}, \"id\": \"qmpkit-3\"}\n"
+              "expect \"execute\":\"d\"\n"
+              "send {\"return\": {}, \"id\": \"qmpkit-4\"}\n"
+              "send {\"return\": {}, \"id\": \"qmpkit-5\"}\n"
+              "drain");
+    handshake_ok(&f);
+    qmp_monitor_set_max_in_flight(f.mon, 2);
+    Window w = { g_string_new(NULL), 0 };
+    const char *names[] = { "a", "b", "c", "d" };
+    for (guint i = 0; i < 4; i++)
+        qmp_monitor_execute_async(f.mon, names[i], NULL, 0, NULL, 0, NULL, window_cb, &w);
+    qmp_monitor_execute_async(f.mon, "e", NULL, QMP_EXECUTE_OOB, NULL, 0, NULL, window_cb, &w);
+    while (w.done < 5 && qmp_monitor_is_connected(f.mon))
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_cmpstr(w.order->str, ==, "qmpkit-6 qmpkit-2 qmpkit-3 qmpkit-4 qmpkit-5 ");
+    g_string_free(w.order, TRUE);
+    g_assert_cmpint(finish(&f), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -416,5 +464,6 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/faults/trace-redaction", test_trace_redaction);
     g_test_add_func("/monitor/faults/close-fails-pending", test_close_fails_pending);
     g_test_add_func("/monitor/faults/sync-in-callback", test_sync_in_callback);
+    g_test_add_func("/monitor/faults/oob-window", test_oob_window);
     return g_test_run();
 }
