@@ -5,7 +5,7 @@
 #include "qmp-schema-check.h"
 
 struct _QmpSchemaCheck {
-    QmpJsonDoc *doc;       /* our copy of the list */
+    QmpJsonDoc *doc;       /* our copy of the list, or NULL when borrowed */
     GHashTable *by_name;   /* name -> SchemaInfo object (in doc) */
 };
 
@@ -15,7 +15,7 @@ static const char *str_member(const QmpJson *obj, const char *key)
     return v ? qmp_json_get_string(v) : NULL;
 }
 
-QmpSchemaCheck *qmp_schema_check_new(const QmpJson *list, GError **error)
+static QmpSchemaCheck *check_new(const QmpJson *list, gboolean copy, GError **error)
 {
     if (!list || list->type != QMP_JSON_ARRAY) {
         g_set_error(error, QMP_ERROR, QMP_ERROR_INVALID,
@@ -23,10 +23,13 @@ QmpSchemaCheck *qmp_schema_check_new(const QmpJson *list, GError **error)
         return NULL;
     }
     QmpSchemaCheck *c = g_new0(QmpSchemaCheck, 1);
-    c->doc = qmp_json_copy(list);
+    if (copy) {
+        c->doc = qmp_json_copy(list);
+        list = qmp_json_doc_root(c->doc);
+    }
     c->by_name = g_hash_table_new(g_str_hash, g_str_equal);
     guint i = 0;
-    for (const QmpJson *e = qmp_json_doc_root(c->doc)->v.first; e; e = e->next, i++) {
+    for (const QmpJson *e = list->v.first; e; e = e->next, i++) {
         const char *name = e->type == QMP_JSON_OBJECT ? str_member(e, "name") : NULL;
         if (!name || !str_member(e, "meta-type")) {
             g_set_error(error, QMP_ERROR, QMP_ERROR_INVALID,
@@ -40,13 +43,28 @@ QmpSchemaCheck *qmp_schema_check_new(const QmpJson *list, GError **error)
     return c;
 }
 
+QmpSchemaCheck *qmp_schema_check_new(const QmpJson *list, GError **error)
+{
+    return check_new(list, TRUE, error);
+}
+
+QmpSchemaCheck *qmp_schema_check_new_borrowed(const QmpJson *list, GError **error)
+{
+    return check_new(list, FALSE, error);
+}
+
 QmpSchemaCheck *qmp_schema_check_new_from_text(const char *json, gsize len,
                                                GError **error)
 {
-    g_autoptr(QmpJsonDoc) doc = qmp_json_parse(json, len, 0, error);
+    QmpJsonDoc *doc = qmp_json_parse(json, len, 0, error);
     if (!doc)
         return NULL;
-    return qmp_schema_check_new(qmp_json_doc_root(doc), error);
+    QmpSchemaCheck *c = check_new(qmp_json_doc_root(doc), FALSE, error);
+    if (c)
+        c->doc = doc; /* keep the parsed text, no copy */
+    else
+        qmp_json_doc_unref(doc);
+    return c;
 }
 
 void qmp_schema_check_free(QmpSchemaCheck *c)

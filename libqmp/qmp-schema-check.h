@@ -37,6 +37,10 @@ typedef struct _QmpSchemaCheck QmpSchemaCheck;
  * that do not resolve are reported when a check reaches them. */
 QmpSchemaCheck *qmp_schema_check_new(const QmpJson *schema_info_list,
                                      GError **error);
+/* The same without a copy: list must stay valid (its document alive) as
+ * long as the checker is used. */
+QmpSchemaCheck *qmp_schema_check_new_borrowed(const QmpJson *schema_info_list,
+                                              GError **error);
 /* The same from the JSON text of the list. */
 QmpSchemaCheck *qmp_schema_check_new_from_text(const char *json, gsize len,
                                                GError **error);

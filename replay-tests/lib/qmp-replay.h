@@ -37,6 +37,7 @@
 #include "qmp-json.h"
 #include "qmp-error.h"
 #include "qmp-monitor.h"
+#include "qmp-schema-check.h"
 
 G_BEGIN_DECLS
 
@@ -122,6 +123,10 @@ QmpReplayServer *qmp_replay_server_new(QmpReplay *rec, QmpReplayMode mode,
  * NULL switch validation off. */
 void qmp_replay_server_set_schema(QmpReplayServer *s,
                                   const QmpJson *schema_info_list);
+/* Validate with a checker built once by the caller (qmp-schema-check.h),
+ * e.g. shared by many servers; borrowed: it must outlive the server. */
+void qmp_replay_server_set_schema_check(QmpReplayServer *s,
+                                        const QmpSchemaCheck *check);
 /* Validate against the recording's own query-qmp-schema reply; FALSE (and
  * nothing changed) when it has none. */
 gboolean qmp_replay_server_use_recorded_schema(QmpReplayServer *s);

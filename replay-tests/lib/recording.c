@@ -102,6 +102,43 @@ static gboolean is_blank(const char *p, const char *end)
     return TRUE;
 }
 
+/* Where the text of "msg" sits in the line, when the line has the shape
+ * our writer gives it ("dir", "seq", "t", "fds" first, "msg" last), so that
+ * the server can send the recorded bytes as they are. */
+static void find_raw(ReplayEntry *e, const QmpJson *root, const char *p, const char *le)
+{
+    for (const QmpJson *m = root->v.first; m; m = m->next) {
+        gboolean is_msg = m->key_len == 3 && memcmp(m->key, "msg", 3) == 0;
+        if (is_msg && m->next)
+            return;
+        if (is_msg)
+            break;
+        if (!((m->key_len == 3 && memcmp(m->key, "dir", 3) == 0) ||
+              (m->key_len == 3 && memcmp(m->key, "seq", 3) == 0) ||
+              (m->key_len == 1 && m->key[0] == 't') ||
+              (m->key_len == 3 && memcmp(m->key, "fds", 3) == 0)))
+            return;
+    }
+    const char *k = g_strstr_len(p, le - p, "\"msg\"");
+    if (!k)
+        return;
+    const char *start = k + 5;
+    while (start < le && (*start == ' ' || *start == ':' || *start == '\t'))
+        start++;
+    const char *end = le;
+    while (end > start && g_ascii_isspace(end[-1]))
+        end--;
+    if (end <= start || end[-1] != '}')
+        return;
+    end--;
+    while (end > start && g_ascii_isspace(end[-1]))
+        end--;
+    if (end > start && memchr(start, '\n', end - start) == NULL) {
+        e->raw = start;
+        e->raw_len = end - start;
+    }
+}
+
 static gboolean load_jsonl(QmpReplay *rec, const char *data, gsize len,
                            GError **error)
 {
@@ -160,6 +197,8 @@ static gboolean load_jsonl(QmpReplay *rec, const char *data, gsize len,
                 g_ptr_array_add(rec->docs, doc);
                 add_entry(rec, doc, msg, dir[0] == 'i' ? QMP_TRACE_IN : QMP_TRACE_OUT,
                           tv, (guint) nf, line);
+                find_raw(&g_array_index(rec->entries, ReplayEntry, rec->entries->len - 1),
+                         root, p, le);
             }
         }
         p = nl ? nl + 1 : end;
@@ -217,8 +256,8 @@ static gboolean load_libvirt(QmpReplay *rec, const char *data, gsize len,
     return TRUE;
 }
 
-QmpReplay *qmp_replay_load_data(const char *data, gsize len, const char *name,
-                                GError **error)
+/* Takes ownership of data (kept for our format: messages point into it). */
+static QmpReplay *load_owned(char *data, gsize len, const char *name, GError **error)
 {
     /* Our format: the first non-blank line is a one-line header object
      * holding "qmpkit-recording". */
@@ -230,6 +269,7 @@ QmpReplay *qmp_replay_load_data(const char *data, gsize len, const char *name,
                     g_strstr_len(p, (nl ? nl : end) - p, "\"qmpkit-recording\"") != NULL;
     QmpReplay *rec = replay_new(name, ours ? "qmpkit" : "libvirt-replies");
     rec->docs = g_ptr_array_new_with_free_func((GDestroyNotify) qmp_json_doc_unref);
+    rec->data = data;
     gboolean ok = ours ? load_jsonl(rec, data, len, error)
                        : load_libvirt(rec, data, len, error);
     if (!ok) {
@@ -239,12 +279,25 @@ QmpReplay *qmp_replay_load_data(const char *data, gsize len, const char *name,
     for (guint i = 0; i < rec->entries->len; i++)
         g_array_index(rec->entries, ReplayEntry, i).replied_by = -1;
     link_replies(rec);
+    if (!ours) {
+        g_free(rec->data);
+        rec->data = NULL;
+    }
     return rec;
+}
+
+QmpReplay *qmp_replay_load_data(const char *data, gsize len, const char *name,
+                                GError **error)
+{
+    char *copy = g_malloc(len + 1);
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    return load_owned(copy, len, name, error);
 }
 
 QmpReplay *qmp_replay_load(const char *path, GError **error)
 {
-    g_autofree char *data = NULL;
+    char *data = NULL;
     gsize len;
     GError *err = NULL;
     if (!g_file_get_contents(path, &data, &len, &err)) {
@@ -252,7 +305,7 @@ QmpReplay *qmp_replay_load(const char *path, GError **error)
         g_error_free(err);
         return NULL;
     }
-    return qmp_replay_load_data(data, len, path, error);
+    return load_owned(data, len, path, error);
 }
 
 QmpReplay *qmp_replay_ref(QmpReplay *rec)
@@ -270,6 +323,7 @@ void qmp_replay_unref(QmpReplay *rec)
         g_ptr_array_unref(rec->docs);
     g_free(rec->name);
     g_free(rec->peer);
+    g_free(rec->data);
     g_free(rec);
 }
 

@@ -17,6 +17,8 @@ typedef struct {
     const QmpJson *args;  /* command arguments or NULL */
     gint reply;           /* command: index of its reply, or -1 */
     gint replied_by;      /* reply: index of its command, or -1 */
+    const char *raw;      /* the message's one-line text in QmpReplay.data, or NULL */
+    gsize raw_len;
 } ReplayEntry;
 
 struct _QmpReplay {
@@ -27,4 +29,5 @@ struct _QmpReplay {
     GArray *entries;      /* ReplayEntry */
     GPtrArray *docs;      /* QmpJsonDoc */
     const QmpJson *schema;
+    char *data;           /* the file's text (our format) */
 };

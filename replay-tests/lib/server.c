@@ -20,6 +20,8 @@ struct _QmpReplayServer {
     QmpReplayMode mode;
     GMainContext *ctx;
     QmpSchemaCheck *check;    /* NULL: no validation */
+    const QmpSchemaCheck *shared_check; /* borrowed, used when set */
+    gboolean schema_set;      /* else the project's schema, made at serve time */
     int fd;
     GSource *in_src;
     GSource *out_src;
@@ -193,15 +195,31 @@ static void send_error(QmpReplayServer *s, const QmpJson *id, const char *desc)
 }
 
 /* Emit a recorded server message, mapping a reply's id to the client's. */
+static gboolean same_id(const QmpJson *a, const QmpJson *b)
+{
+    if (!a || !b)
+        return a == b;
+    return qmp_json_equal(a, b);
+}
+
 static void emit(QmpReplayServer *s, guint i)
 {
     ReplayEntry *e = entry(s, i);
+    const QmpJson *id = e->id;
     if (e->kind == QMP_REPLAY_MSG_REPLY && e->replied_by >= 0) {
         QmpJsonDoc *cid = s->client_ids[e->replied_by];
-        send_msg(s, e->msg, cid ? qmp_json_doc_root(cid) : NULL);
-    } else {
-        send_msg(s, e->msg, e->id);
+        id = cid ? qmp_json_doc_root(cid) : NULL;
     }
+    if (e->raw && same_id(id, e->id)) {
+        /* The recorded bytes as they are: nothing to rewrite. */
+        if (s->closed)
+            return;
+        g_string_append_len(s->outbuf, e->raw, e->raw_len);
+        g_string_append(s->outbuf, "\r\n");
+        s->n_sent++;
+        return;
+    }
+    send_msg(s, e->msg, id);
 }
 
 static void send_greeting(QmpReplayServer *s)
@@ -297,12 +315,13 @@ static gboolean reply_is_command_not_found(QmpReplayServer *s, const ReplayEntry
 static gboolean validate(QmpReplayServer *s, const ReplayEntry *e, const char *name,
                          const QmpJson *args, const QmpJson *got)
 {
-    if (!s->check)
+    const QmpSchemaCheck *check = s->shared_check ? s->shared_check : s->check;
+    if (!check)
         return TRUE;
     g_autoptr(GError) err = NULL;
-    if (qmp_schema_check_command(s->check, name, args, &err))
+    if (qmp_schema_check_command(check, name, args, &err))
         return TRUE;
-    if (e && !qmp_schema_check_has_command(s->check, name) && reply_is_command_not_found(s, e))
+    if (e && !qmp_schema_check_has_command(check, name) && reply_is_command_not_found(s, e))
         return TRUE;
     g_autofree char *tg = without_id(got, NULL);
     add_failure(s, "%s: command %u fails schema validation: %s\n  got: %s",
@@ -555,22 +574,33 @@ QmpReplayServer *qmp_replay_server_new(QmpReplay *rec, QmpReplayMode mode,
         }
         g_array_append_val(a, i);
     }
-    g_autoptr(GError) err = NULL;
-    s->check = qmp_schema_check_new_from_text(qmp_introspect_json, qmp_introspect_json_len, &err);
-    g_assert_no_error(err);
     return s;
+}
+
+static void set_check(QmpReplayServer *s, const QmpJson *list, gboolean copy)
+{
+    qmp_schema_check_free(s->check);
+    s->check = NULL;
+    s->shared_check = NULL;
+    s->schema_set = TRUE;
+    if (list) {
+        g_autoptr(GError) err = NULL;
+        s->check = copy ? qmp_schema_check_new(list, &err)
+                        : qmp_schema_check_new_borrowed(list, &err);
+        if (!s->check)
+            add_failure(s, "the schema given is not a SchemaInfo list: %s", err->message);
+    }
 }
 
 void qmp_replay_server_set_schema(QmpReplayServer *s, const QmpJson *schema_info_list)
 {
-    qmp_schema_check_free(s->check);
-    s->check = NULL;
-    if (schema_info_list) {
-        g_autoptr(GError) err = NULL;
-        s->check = qmp_schema_check_new(schema_info_list, &err);
-        if (!s->check)
-            add_failure(s, "the schema given is not a SchemaInfo list: %s", err->message);
-    }
+    set_check(s, schema_info_list, TRUE);
+}
+
+void qmp_replay_server_set_schema_check(QmpReplayServer *s, const QmpSchemaCheck *check)
+{
+    set_check(s, NULL, FALSE);
+    s->shared_check = check;
 }
 
 gboolean qmp_replay_server_use_recorded_schema(QmpReplayServer *s)
@@ -578,7 +608,8 @@ gboolean qmp_replay_server_use_recorded_schema(QmpReplayServer *s)
     const QmpJson *schema = qmp_replay_get_recorded_schema(s->rec);
     if (!schema)
         return FALSE;
-    qmp_replay_server_set_schema(s, schema);
+    /* The server holds the recording: no copy needed. */
+    set_check(s, schema, FALSE);
     return TRUE;
 }
 
@@ -599,6 +630,13 @@ gboolean qmp_replay_server_serve_fd(QmpReplayServer *s, int fd, GError **error)
     }
     s->served = TRUE;
     s->fd = fd;
+    if (!s->schema_set) {
+        g_autoptr(GError) err = NULL;
+        s->check = qmp_schema_check_new_from_text(qmp_introspect_json, qmp_introspect_json_len,
+                                                  &err);
+        g_assert_no_error(err);
+        s->schema_set = TRUE;
+    }
     s->in_src = g_unix_fd_source_new(fd, G_IO_IN);
     g_source_set_callback(s->in_src, G_SOURCE_FUNC(on_readable), s, NULL);
     g_source_attach(s->in_src, s->ctx);
