@@ -267,6 +267,41 @@ static void test_recorder_roundtrip(void)
     rmdir(dir);
 }
 
+static void test_record_to_file_redacts(void)
+{
+    static const char text[] = HDR GREETING CAPS
+        "{\"dir\": \"out\", \"seq\": 3, \"t\": 0.03, \"msg\": {\"execute\": \"change-vnc-password\", "
+        "\"arguments\": {\"password\": \"hunter2\"}, \"id\": \"qmpkit-2\"}}\n"
+        "{\"dir\": \"in\", \"seq\": 4, \"t\": 0.04, \"msg\": {\"return\": {}, \"id\": \"qmpkit-2\"}}\n";
+    GError *error = NULL;
+    g_autoptr(QmpReplay) rec = load(text);
+    QmpReplayServer *s;
+    QmpMonitor *mon = qmp_replay_test_start_full(rec, QMP_REPLAY_STRICT, NULL, &s);
+    qmp_replay_server_set_schema(s, NULL);
+    g_autofree char *dir = g_dir_make_tmp("qmpkit-rec-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "r.jsonl", NULL);
+    g_assert_true(qmp_monitor_record_to_file(mon, path, "replay", &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 5000, &error));
+    g_autoptr(QmpJsonDoc) r = qmp_monitor_execute(mon, "change-vnc-password",
+                                                  "{\"password\": \"hunter2\"}", 0, NULL, 0,
+                                                  5000, NULL, &error);
+    g_assert_no_error(error);
+    qmp_replay_test_assert_done(s);
+    g_object_unref(mon); /* completes the file */
+    qmp_replay_server_free(s);
+    g_autofree char *written = NULL;
+    g_assert_true(g_file_get_contents(path, &written, NULL, NULL));
+    g_assert_null(strstr(written, "hunter2"));
+    g_assert_nonnull(strstr(written, "\"password\":\"<redacted>\""));
+    /* The recording of the replay is itself a recording of the same talk. */
+    g_autoptr(QmpReplay) again = qmp_replay_load(path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(qmp_replay_get_n_messages(again), ==, 5);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -279,5 +314,6 @@ int main(int argc, char **argv)
     g_test_add_func("/replay/libvirt-format", test_libvirt_format);
     g_test_add_func("/replay/bad-files", test_bad_files);
     g_test_add_func("/replay/recorder-roundtrip", test_recorder_roundtrip);
+    g_test_add_func("/replay/record-to-file-redacts", test_record_to_file_redacts);
     return g_test_run();
 }
