@@ -302,6 +302,41 @@ static void test_record_to_file_redacts(void)
     rmdir(dir);
 }
 
+static void test_diff(void)
+{
+    static const char a[] = "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"unix:a\", "
+                            "\"detach\": true, \"list\": [1, 2]}}";
+    static const char b[] = "{\"arguments\": {\"list\": [1, 3], \"uri\": \"unix:b\", \"x\": null}, "
+                            "\"execute\": \"migrate\"}";
+    g_autoptr(QmpJsonDoc) da = qmp_json_parse(a, strlen(a), 0, NULL);
+    g_autoptr(QmpJsonDoc) db = qmp_json_parse(b, strlen(b), 0, NULL);
+    g_autofree char *d = qmp_replay_diff(qmp_json_doc_root(da), qmp_json_doc_root(db));
+    g_assert_cmpstr(d, ==,
+                    "    arguments.uri: expected \"unix:a\", got \"unix:b\"\n"
+                    "    arguments.detach: expected true, got (absent)\n"
+                    "    arguments.list[1]: expected 2, got 3\n"
+                    "    arguments.x: expected (absent), got null\n");
+    g_autofree char *same = qmp_replay_diff(qmp_json_doc_root(da), qmp_json_doc_root(da));
+    g_assert_cmpstr(same, ==, "");
+}
+
+static void test_one_call_api(void)
+{
+    /* A recording of the tree, by name, in one call. */
+    GError *error = NULL;
+    QmpReplayServer *s;
+    QmpMonitor *mon = qmp_replay_test_start("negotiation.jsonl", QMP_REPLAY_LENIENT, &s);
+    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_OOB, 5000, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_monitor_get_oob_enabled(mon));
+    g_autoptr(QmpJsonDoc) r = qmp_monitor_execute(mon, "query-status", NULL, 0, NULL, 0, 5000,
+                                                  NULL, &error);
+    g_assert_no_error(error);
+    qmp_replay_test_assert_done(s);
+    qmp_replay_server_free(s); /* server first: the monitor sees the end */
+    g_object_unref(mon);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -315,5 +350,7 @@ int main(int argc, char **argv)
     g_test_add_func("/replay/bad-files", test_bad_files);
     g_test_add_func("/replay/recorder-roundtrip", test_recorder_roundtrip);
     g_test_add_func("/replay/record-to-file-redacts", test_record_to_file_redacts);
+    g_test_add_func("/replay/diff", test_diff);
+    g_test_add_func("/replay/one-call-api", test_one_call_api);
     return g_test_run();
 }
