@@ -19,6 +19,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include "qmp-monitor.h"
@@ -320,7 +321,7 @@ static void send_quit(QmpMonitor *mon)
     static const char quit[] = "{\"execute\":\"quit\"}\r\n";
     if (mon->fd < 0 || !mon->negotiated)
         return;
-    ssize_t r = write(mon->fd, quit, sizeof(quit) - 1);
+    ssize_t r = send(mon->fd, quit, sizeof(quit) - 1, MSG_NOSIGNAL);
     (void) r;
 }
 
