@@ -1024,6 +1024,115 @@ qmp_value_decode_into(const QmpValueInfo *vi, const QmpJson *json,
     return FALSE;
 }
 
+/* qmp_value_decode_text: the elements of the streamed array, decoded as
+ * they come into the thread's scratch, copied out at the end. */
+typedef struct {
+    Ctx c;
+    const QmpValueInfo *vi;
+    gsize size;
+    ArrayScratch *s;
+    gsize n;
+} EachDecode;
+
+static void
+each_clear(EachDecode *d)
+{
+    for (gsize k = 0; k < d->n; k++)
+        clear_scalar(d->vi->elem_kind, d->vi->type, d->s->buf + k * d->size);
+    d->n = 0;
+}
+
+static gboolean
+decode_each(const QmpJson *e, gsize i, gpointer data)
+{
+    EachDecode *d = data;
+    ArrayScratch *s = d->s;
+    char *slot;
+    int r;
+
+    if (G_UNLIKELY((d->n + 1) * d->size > s->size)) {
+        gsize size = MAX(s->size * 2, 64 * d->size);
+        s->buf = g_realloc(s->buf, size);
+        s->size = size;
+    }
+    slot = s->buf + d->n * d->size;
+    memset(slot, 0, d->size);
+    r = decode_common(&d->c, d->vi->elem_kind, d->vi->type, e, slot);
+    if (r < 0)
+        r = decode_scalar(&d->c, d->vi->elem_kind, d->vi->type, e, slot);
+    if (!r) {
+        push_index(&d->c, i);
+        return FALSE;
+    }
+    d->n++;
+    return TRUE;
+}
+
+gboolean
+qmp_value_decode_text(const QmpValueInfo *vi, const char *text, gsize len,
+                      const char *member, QmpDecodeFlags flags,
+                      const char *path, gpointer dest, gsize *n_out,
+                      QmpJsonDoc **doc_out, GError **error)
+{
+    EachDecode d = { .c = { .flags = flags }, .vi = vi };
+    g_autoptr(QmpJsonDoc) doc = NULL;
+    const QmpJson *streamed = NULL, *node;
+    gboolean stopped = FALSE, ok;
+
+    g_return_val_if_fail(vi != NULL && dest != NULL, FALSE);
+    if (doc_out)
+        *doc_out = NULL;
+    if (vi->kind != QMP_KIND_ARRAY) {
+        doc = qmp_json_parse(text, len, 0, error);
+        if (!doc)
+            return FALSE;
+    } else {
+        d.size = kind_size(vi->elem_kind);
+        d.s = g_private_get(&array_scratch);
+        if (!d.s) {
+            d.s = g_new0(ArrayScratch, 1);
+            g_private_set(&array_scratch, d.s);
+        }
+        /* the scratch holds this array: nested ones allocate directly */
+        d.c.scratch_busy = TRUE;
+        doc = qmp_json_parse_each(text, len, 0, member, decode_each, &d,
+                                  &streamed, &stopped, error);
+        if (!doc) {
+            if (stopped)
+                ctx_raise(&d.c, path, QMP_ERROR_DECODE, error);
+            each_clear(&d);
+            return FALSE;
+        }
+    }
+
+    node = qmp_json_doc_root(doc);
+    if (member)
+        node = node->type == QMP_JSON_OBJECT ? qmp_json_lookup(node, member)
+                                             : NULL;
+    if (node && node == streamed) {
+        *(char **) dest = d.n ? g_memdup2(d.s->buf, d.n * d.size) : NULL;
+        if (n_out)
+            *n_out = d.n;
+        ok = TRUE;
+    } else {
+        if (d.s)
+            each_clear(&d);
+        if (!node) {
+            g_set_error(error, QMP_ERROR, QMP_ERROR_DECODE,
+                        "missing member '%s'", member);
+            return FALSE;
+        }
+        ok = qmp_value_decode_into(vi, node, flags, path, dest, n_out, error);
+    }
+    if (d.s && d.s->size > SCRATCH_KEEP) {
+        g_clear_pointer(&d.s->buf, g_free);
+        d.s->size = 0;
+    }
+    if (ok && doc_out)
+        *doc_out = g_steal_pointer(&doc);
+    return ok;
+}
+
 gboolean
 qmp_value_decode(const QmpTypeInfo *type, const QmpJson *json,
                  QmpDecodeFlags flags, const char *path,

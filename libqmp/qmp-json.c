@@ -220,6 +220,17 @@ typedef struct {
     QmpJson *root;
     char *text;         /* the document's own copy of the text yajl reads */
     gsize text_len;
+    /* qmp_json_parse_each: the array whose elements are handed over */
+    const char *each_member;  /* the root's member holding it, or NULL */
+    QmpJsonEachFunc each;
+    gpointer each_data;
+    guint each_depth;         /* p->depth inside that array, 0 outside */
+    gboolean each_done;       /* it has been streamed already */
+    gboolean each_stopped;    /* each returned FALSE */
+    gsize each_index;
+    const QmpJson *each_node;
+    Chunk *mark_chunk;        /* the arena as it was before the element */
+    gsize mark_used;
 } Parser;
 
 /* A string or key as the document keeps it.  yajl hands over unescaped
@@ -265,12 +276,47 @@ new_node(Parser *p, QmpJsonType type)
     return n;
 }
 
+static void
+each_mark(Parser *p)
+{
+    p->mark_chunk = p->doc->chunks;
+    p->mark_used = p->doc->chunks ? p->doc->chunks->used : 0;
+}
+
+/* An element of the streamed array is complete: hand it over, then drop
+ * it from the tree and give its arena space back (unless it took a new
+ * chunk, which then simply stays). */
+static G_GNUC_NO_INLINE int
+each_element(Parser *p, const QmpJson *n)
+{
+    Frame *f = &p->stack[p->each_depth - 1];
+    gboolean ok = p->each(n, p->each_index++, p->each_data);
+
+    f->node->v.first = NULL;
+    f->node->len = 0;
+    f->last = NULL;
+    if (p->doc->chunks == p->mark_chunk && p->mark_chunk)
+        p->mark_chunk->used = p->mark_used;
+    else
+        each_mark(p);
+    if (!ok) {
+        p->each_stopped = TRUE;
+        return 0;
+    }
+    return 1;
+}
+
+/* After a scalar node is complete. */
+#define SCALAR_DONE(p, n) \
+    (G_UNLIKELY((p)->each_depth && (p)->depth == (p)->each_depth) \
+         ? each_element((p), (n)) : 1)
+
 static int
 cb_null(void *ctx)
 {
     QmpJson *n = new_node(ctx, QMP_JSON_NULL);
     n->v.u = 0;
-    return 1;
+    return SCALAR_DONE((Parser *) ctx, n);
 }
 
 static int
@@ -278,7 +324,7 @@ cb_boolean(void *ctx, int b)
 {
     QmpJson *n = new_node(ctx, QMP_JSON_BOOL);
     n->v.b = b ? TRUE : FALSE;
-    return 1;
+    return SCALAR_DONE((Parser *) ctx, n);
 }
 
 /* Convert a JSON number's text (not NUL-terminated) to a double. */
@@ -333,7 +379,7 @@ cb_number(void *ctx, const char *s, size_t l)
     } else {
         n->v.i = (gint64) mag;
     }
-    return 1;
+    return SCALAR_DONE(parser, n);
 
 as_double:
     n->type = QMP_JSON_DOUBLE;
@@ -342,7 +388,7 @@ as_double:
         parser->bad_number = TRUE;
         return 0;
     }
-    return 1;
+    return SCALAR_DONE(parser, n);
 }
 
 static int
@@ -356,7 +402,7 @@ cb_string(void *ctx, const unsigned char *s, size_t l)
     n = new_node(p, QMP_JSON_STRING);
     n->len = (guint32) l;
     n->v.s = keep_string(p, s, l);
-    return 1;
+    return SCALAR_DONE(p, n);
 }
 
 static int
@@ -369,6 +415,17 @@ cb_map_key(void *ctx, const unsigned char *s, size_t l)
     p->key = keep_string(p, s, l);
     p->key_len = (guint32) l;
     return 1;
+}
+
+/* Is the array just opened (now at p->depth) the one to stream? */
+static gboolean
+is_each_array(Parser *p, const QmpJson *n)
+{
+    if (!p->each_member)
+        return p->depth == 1;
+    return p->depth == 2 && p->stack[0].node->type == QMP_JSON_OBJECT &&
+           n->key && strlen(p->each_member) == n->key_len &&
+           memcmp(n->key, p->each_member, n->key_len) == 0;
 }
 
 static inline int
@@ -389,6 +446,12 @@ open_container(Parser *p, QmpJsonType type)
     p->stack[p->depth].node = n;
     p->stack[p->depth].last = NULL;
     p->depth++;
+    if (G_UNLIKELY(p->each) && type == QMP_JSON_ARRAY && !p->each_done &&
+        !p->each_depth && is_each_array(p, n)) {
+        p->each_depth = p->depth;
+        p->each_node = n;
+        each_mark(p);
+    }
     return 1;
 }
 
@@ -409,6 +472,15 @@ cb_end(void *ctx)
 {
     Parser *p = ctx;
     p->depth--;
+    if (G_UNLIKELY(p->each_depth)) {
+        if (p->depth == p->each_depth)
+            return each_element(p, p->stack[p->depth - 1].last);
+        if (p->depth + 1 == p->each_depth) {
+            /* the streamed array itself is closed */
+            p->each_depth = 0;
+            p->each_done = TRUE;
+        }
+    }
     return 1;
 }
 
@@ -539,10 +611,11 @@ set_parse_error(GError **error, yajl_handle h, Parser *p, const char *text,
     g_free(reason);
 }
 
-QmpJsonDoc *
-qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
+static QmpJsonDoc *
+parse(Parser *pp, const char *text, gsize len, guint max_depth,
+      GError **error)
 {
-    Parser p = { 0 };
+    Parser p = *pp;
     Scratch scratch;
     yajl_alloc_funcs afs = {
         .malloc = scratch_malloc,
@@ -579,8 +652,12 @@ qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
     } else {
         offset = yajl_get_bytes_consumed(h);
     }
+    pp->each_stopped = p.each_stopped;
+    pp->each_node = p.each_node;
     if (st != yajl_status_ok || !p.root) {
-        if (st == yajl_status_ok) {
+        if (p.each_stopped) {
+            /* the caller's function stopped the parse: no error of ours */
+        } else if (st == yajl_status_ok) {
             g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
                         "invalid JSON at offset %" G_GSIZE_FORMAT
                         ": no value", offset);
@@ -596,6 +673,35 @@ qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
     g_free(p.stack);
     p.doc->root = p.root;
     return p.doc;
+}
+
+QmpJsonDoc *
+qmp_json_parse(const char *text, gsize len, guint max_depth, GError **error)
+{
+    Parser p = { 0 };
+
+    return parse(&p, text, len, max_depth, error);
+}
+
+QmpJsonDoc *
+qmp_json_parse_each(const char *text, gsize len, guint max_depth,
+                    const char *member, QmpJsonEachFunc func,
+                    gpointer user_data, const QmpJson **streamed,
+                    gboolean *stopped, GError **error)
+{
+    Parser p = { 0 };
+    QmpJsonDoc *doc;
+
+    g_return_val_if_fail(func != NULL, NULL);
+    p.each_member = member;
+    p.each = func;
+    p.each_data = user_data;
+    doc = parse(&p, text, len, max_depth, error);
+    if (streamed)
+        *streamed = doc ? p.each_node : NULL;
+    if (stopped)
+        *stopped = p.each_stopped;
+    return doc;
 }
 
 /* ----------------------------------------------------------------- copy */

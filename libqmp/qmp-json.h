@@ -56,6 +56,29 @@ struct _QmpJson {
 QmpJsonDoc *qmp_json_parse(const char *text, gsize len, guint max_depth,
                            GError **error);
 
+/* Called with each element of the array qmp_json_parse_each streams, as
+ * soon as the element is parsed; index counts from 0.  The node is valid
+ * only during the call.  Return FALSE to stop parsing. */
+typedef gboolean (*QmpJsonEachFunc)(const QmpJson *element, gsize index,
+                                    gpointer user_data);
+
+/* Like qmp_json_parse, but hands the elements of one array to func one by
+ * one while parsing, and keeps none of them: that array is left empty (len
+ * 0) in the returned document, and *streamed (if not NULL) points at it.
+ * The array is the root's member named `member` when the root is an object
+ * (the first such member that is an array), or the root itself when member
+ * is NULL and the root is an array.  When there is no such array, func is
+ * never called, *streamed is NULL and the document is complete.  This keeps
+ * a big reply's tree from ever existing in full: each element is decoded
+ * while it is still in the cache, then its memory is reused.
+ * When func returns FALSE, parsing stops: returns NULL with no error set
+ * and *stopped (if not NULL) TRUE.  A fault in the text after that point
+ * is then not reported; a fault before it is, as by qmp_json_parse. */
+QmpJsonDoc *qmp_json_parse_each(const char *text, gsize len, guint max_depth,
+                                const char *member, QmpJsonEachFunc func,
+                                gpointer user_data, const QmpJson **streamed,
+                                gboolean *stopped, GError **error);
+
 QmpJsonDoc *qmp_json_doc_ref(QmpJsonDoc *doc);
 void qmp_json_doc_unref(QmpJsonDoc *doc); /* NULL-safe */
 const QmpJson *qmp_json_doc_root(const QmpJsonDoc *doc);

@@ -146,6 +146,22 @@ gboolean qmp_value_decode_into(const QmpValueInfo *vi, const QmpJson *json,
                                QmpDecodeFlags flags, const char *path,
                                gpointer dest, gsize *n_out, GError **error);
 
+/* Decode straight from JSON text: the value is the whole text, or the
+ * root object's member `member` (e.g. "return" of a reply).  The result is
+ * the same as qmp_json_parse + qmp_value_decode_into, but when the value is
+ * an array (query-qmp-schema, query-commands...) its elements are decoded
+ * one by one while the text is parsed, and never all held as a tree.
+ * A text that is not JSON fails with QMP_ERROR_PROTOCOL (as
+ * qmp_json_parse), a value that does not match with QMP_ERROR_DECODE (also
+ * when `member` is missing); when both are wrong, the first fault found in
+ * the text is reported.  doc_out (optional) receives the parsed document,
+ * in which a streamed array is left empty (to read e.g. a reply's "id"). */
+gboolean qmp_value_decode_text(const QmpValueInfo *vi, const char *text,
+                               gsize len, const char *member,
+                               QmpDecodeFlags flags, const char *path,
+                               gpointer dest, gsize *n_out,
+                               QmpJsonDoc **doc_out, GError **error);
+
 /* Encode an object or alternate value.  Returns FALSE (error set) only when
  * the value is not encodable (an invalid enum or alternate kind). */
 gboolean qmp_value_encode(const QmpTypeInfo *type, gconstpointer value,

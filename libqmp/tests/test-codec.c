@@ -788,6 +788,146 @@ test_nested_path(void)
     g_assert_cmpuint(n, ==, 99);
 }
 
+/* qmp_value_decode_text gives what parse + decode_into give, streaming
+ * arrays element by element. */
+static void
+test_decode_text(void)
+{
+    static const QmpValueInfo list_of_every = {
+        QMP_KIND_ARRAY, QMP_KIND_OBJECT, &every_info
+    };
+    static const QmpValueInfo list_of_str = {
+        QMP_KIND_ARRAY, QMP_KIND_STR, NULL
+    };
+    static const QmpValueInfo one_shape = {
+        QMP_KIND_OBJECT, 0, &shape_info
+    };
+    g_autofree char *bad = every_with("shapes",
+        "[{\"id\": \"a\", \"type\": \"rect\", \"w\": 1, \"h\": 2, \"label\": 7}]");
+    g_autofree char *list = g_strdup_printf("[%s, %s]", every_json, every_json);
+    g_autofree char *reply = g_strdup_printf("{\"return\": %s, \"id\": \"x-1\"}",
+                                             list);
+    g_autofree char *bad_reply = g_strdup_printf(
+        "{\"id\": 7, \"return\": [%s, %s, %s]}", every_json, every_json, bad);
+    g_autoptr(QmpJsonDoc) tree = parse(list);
+    QmpJsonDoc *rest = NULL;
+    GError *error = NULL;
+    Every **xs = NULL, **ys = NULL;
+    gsize n = 99, m = 0;
+
+    /* the same values as the tree path, and the rest of the reply */
+    g_assert_true(qmp_value_decode_text(&list_of_every, reply, strlen(reply),
+                                        "return", QMP_DECODE_STRICT, "return",
+                                        &xs, &n, &rest, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_value_decode_into(&list_of_every, qmp_json_doc_root(tree),
+                                        QMP_DECODE_STRICT, "return", &ys, &m,
+                                        &error));
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_cmpuint(m, ==, 2);
+    for (gsize i = 0; i < n; i++)
+        g_assert_true(qmp_value_equal(&every_info, xs[i], ys[i]));
+    g_assert_cmpstr(qmp_json_get_string(qmp_json_lookup(
+                        qmp_json_doc_root(rest), "id")), ==, "x-1");
+    g_assert_cmpuint(qmp_json_lookup(qmp_json_doc_root(rest), "return")->len,
+                     ==, 0);
+    qmp_json_doc_unref(rest);
+    qmp_value_clear(&list_of_every, &xs, n);
+    qmp_value_clear(&list_of_every, &ys, m);
+
+    /* the whole text as the value (member NULL), no document wanted */
+    n = 0;
+    g_assert_true(qmp_value_decode_text(&list_of_every, list, strlen(list),
+                                        NULL, QMP_DECODE_DEFAULT, "", &xs,
+                                        &n, NULL, &error));
+    g_assert_cmpuint(n, ==, 2);
+    qmp_value_clear(&list_of_every, &xs, n);
+
+    /* an empty array, an array of strings (escapes included) */
+    {
+        static const char empty[] = "{\"return\": []}";
+        static const char strs[] = "{\"return\": [\"a\", \"b\\n\", \"\"]}";
+        char **ss = NULL;
+        n = 99;
+        g_assert_true(qmp_value_decode_text(&list_of_str, empty, strlen(empty),
+                                            "return", 0, "return", &ss, &n,
+                                            NULL, &error));
+        g_assert_null(ss);
+        g_assert_cmpuint(n, ==, 0);
+        g_assert_true(qmp_value_decode_text(&list_of_str, strs, strlen(strs),
+                                            "return", 0, "return", &ss, &n,
+                                            NULL, &error));
+        g_assert_cmpuint(n, ==, 3);
+        g_assert_cmpstr(ss[0], ==, "a");
+        g_assert_cmpstr(ss[1], ==, "b\n");
+        g_assert_cmpstr(ss[2], ==, "");
+        qmp_value_clear(&list_of_str, &ss, n);
+    }
+
+    /* a value that is not an array goes through the tree */
+    {
+        static const char text[] =
+            "{\"return\": {\"radius\": 2, \"type\": \"circle\", \"id\": \"c\"}}";
+        Shape *shape = NULL;
+        g_assert_true(qmp_value_decode_text(&one_shape, text, strlen(text),
+                                            "return", QMP_DECODE_STRICT,
+                                            "return", &shape, NULL, NULL,
+                                            &error));
+        g_assert_no_error(error);
+        g_assert_cmpfloat(shape->u.circle.radius, ==, 2);
+        qmp_value_free(&shape_info, shape);
+    }
+
+    /* a bad element: its path, nothing written, nothing leaked */
+    xs = NULL;
+    n = 99;
+    g_assert_false(qmp_value_decode_text(&list_of_every, bad_reply,
+                                         strlen(bad_reply), "return",
+                                         QMP_DECODE_DEFAULT, "return", &xs,
+                                         &n, &rest, &error));
+    g_assert_error(error, QMP_ERROR, QMP_ERROR_DECODE);
+    g_assert_cmpstr(error->message, ==,
+                    "return[2].shapes[0].label: expected string, got int");
+    g_clear_error(&error);
+    g_assert_null(xs);
+    g_assert_null(rest);
+    g_assert_cmpuint(n, ==, 99);
+
+    /* not JSON; no member; not an array; the first "return" counts */
+    {
+        static const struct {
+            const char *text;
+            gint code;
+            const char *message;
+        } cases[] = {
+            { "{\"return\": [\"a\", \"b\"", QMP_ERROR_PROTOCOL, NULL },
+            /* the first fault in the text wins */
+            { "{\"return\": [1, ", QMP_ERROR_DECODE,
+              "return[0]: expected string, got int" },
+            { "{\"id\": 1}", QMP_ERROR_DECODE, "missing member 'return'" },
+            { "[1]", QMP_ERROR_DECODE, "missing member 'return'" },
+            { "{\"return\": {}}", QMP_ERROR_DECODE,
+              "return: expected array, got object" },
+            { "{\"return\": 1, \"return\": [\"a\"]}", QMP_ERROR_DECODE,
+              "return: expected array, got int" },
+            { "{\"return\": [\"a\", 2]}", QMP_ERROR_DECODE,
+              "return[1]: expected string, got int" },
+        };
+        for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+            char **ss = NULL;
+            g_assert_false(qmp_value_decode_text(&list_of_str, cases[i].text,
+                                                 strlen(cases[i].text),
+                                                 "return", 0, "return", &ss,
+                                                 &n, NULL, &error));
+            g_assert_error(error, QMP_ERROR, cases[i].code);
+            if (cases[i].message)
+                g_assert_cmpstr(error->message, ==, cases[i].message);
+            g_clear_error(&error);
+            g_assert_null(ss);
+        }
+    }
+}
+
 static void
 test_values(void)
 {
@@ -897,6 +1037,7 @@ main(int argc, char **argv)
     g_test_add_func("/codec/errors", test_errors);
     g_test_add_func("/codec/nested-path", test_nested_path);
     g_test_add_func("/codec/values", test_values);
+    g_test_add_func("/codec/decode-text", test_decode_text);
     g_test_add_func("/codec/encode-absent", test_encode_absent);
     return g_test_run();
 }

@@ -418,6 +418,104 @@ test_large(void)
     g_string_free(s, TRUE);
 }
 
+static gboolean
+collect_each(const QmpJson *e, gsize i, gpointer data)
+{
+    GPtrArray *seen = data;
+
+    g_assert_cmpuint(i, ==, seen->len);
+    g_ptr_array_add(seen, qmp_json_to_string(e));
+    /* stop at an element that is the string "stop" */
+    return g_strcmp0(qmp_json_get_string(e), "stop") != 0;
+}
+
+static void
+test_parse_each(void)
+{
+    static const char root_array[] =
+        "[1, [2, [3]], {\"a\": {\"b\": null}}, \"x\\ny\", true, -0.5]";
+    static const char reply[] =
+        "{\"return\": [{\"k\": \"v\"}, [], \"s\"], \"id\": \"a-1\"}";
+    g_autoptr(GPtrArray) seen = g_ptr_array_new_with_free_func(g_free);
+    const QmpJson *streamed = NULL, *root;
+    gboolean stopped = TRUE;
+    GError *error = NULL;
+    QmpJsonDoc *doc;
+
+    /* the root array: every element once, in order; the array left empty */
+    doc = qmp_json_parse_each(root_array, strlen(root_array), 0, NULL,
+                              collect_each, seen, &streamed, &stopped, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(doc);
+    g_assert_false(stopped);
+    root = qmp_json_doc_root(doc);
+    g_assert_true(streamed == root);
+    g_assert_cmpint(root->type, ==, QMP_JSON_ARRAY);
+    g_assert_cmpuint(root->len, ==, 0);
+    g_assert_null(root->v.first);
+    g_assert_cmpuint(seen->len, ==, 6);
+    g_assert_cmpstr(seen->pdata[0], ==, "1");
+    g_assert_cmpstr(seen->pdata[1], ==, "[2,[3]]");
+    g_assert_cmpstr(seen->pdata[2], ==, "{\"a\":{\"b\":null}}");
+    g_assert_cmpstr(seen->pdata[3], ==, "\"x\\ny\"");
+    g_assert_cmpstr(seen->pdata[4], ==, "true");
+    g_assert_cmpstr(seen->pdata[5], ==, "-0.5");
+    qmp_json_doc_unref(doc);
+
+    /* a member of the root object; the rest of the document is kept */
+    g_ptr_array_set_size(seen, 0);
+    doc = qmp_json_parse_each(reply, strlen(reply), 0, "return",
+                              collect_each, seen, &streamed, NULL, &error);
+    g_assert_no_error(error);
+    root = qmp_json_doc_root(doc);
+    g_assert_true(streamed == qmp_json_lookup(root, "return"));
+    g_assert_cmpuint(streamed->len, ==, 0);
+    g_assert_cmpstr(qmp_json_get_string(qmp_json_lookup(root, "id")), ==,
+                    "a-1");
+    g_assert_cmpuint(seen->len, ==, 3);
+    g_assert_cmpstr(seen->pdata[0], ==, "{\"k\":\"v\"}");
+    g_assert_cmpstr(seen->pdata[1], ==, "[]");
+    g_assert_cmpstr(seen->pdata[2], ==, "\"s\"");
+    qmp_json_doc_unref(doc);
+
+    /* no such array: nothing streamed, the whole document kept */
+    g_ptr_array_set_size(seen, 0);
+    doc = qmp_json_parse_each(reply, strlen(reply), 0, "id", collect_each,
+                              seen, &streamed, &stopped, &error);
+    g_assert_no_error(error);
+    g_assert_null(streamed);
+    g_assert_false(stopped);
+    g_assert_cmpuint(seen->len, ==, 0);
+    g_assert_cmpuint(qmp_json_lookup(qmp_json_doc_root(doc), "return")->len,
+                     ==, 3);
+    qmp_json_doc_unref(doc);
+
+    /* the function stops the parse: NULL, no error */
+    {
+        static const char text[] = "[1, \"stop\", 3, ]";
+        g_ptr_array_set_size(seen, 0);
+        doc = qmp_json_parse_each(text, strlen(text), 0, NULL, collect_each,
+                                  seen, &streamed, &stopped, &error);
+        g_assert_null(doc);
+        g_assert_no_error(error);
+        g_assert_true(stopped);
+        g_assert_null(streamed);
+        g_assert_cmpuint(seen->len, ==, 2);
+    }
+
+    /* a syntax error is reported as by qmp_json_parse */
+    {
+        static const char text[] = "{\"return\": [1, 2}";
+        g_ptr_array_set_size(seen, 0);
+        doc = qmp_json_parse_each(text, strlen(text), 0, "return",
+                                  collect_each, seen, NULL, &stopped, &error);
+        g_assert_null(doc);
+        g_assert_false(stopped);
+        g_assert_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL);
+        g_clear_error(&error);
+    }
+}
+
 static void
 test_errors(void)
 {
@@ -457,6 +555,7 @@ main(int argc, char **argv)
     g_test_add_func("/json/copy", test_copy);
     g_test_add_func("/json/equal", test_equal);
     g_test_add_func("/json/large", test_large);
+    g_test_add_func("/json/parse-each", test_parse_each);
     g_test_add_func("/error/domains", test_errors);
     return g_test_run();
 }
