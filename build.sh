@@ -33,8 +33,9 @@ build() {
   ninja -C build
 }
 
-# The main job: what the toolkit's schema holds (generated at build time).
+# The main job: probe the system's QEMU and print what it can do (qmp-caps).
 main_job() {
+  cat build/schema/summary.txt
   ./build/tools/qmp-caps/qmp-caps
 }
 
