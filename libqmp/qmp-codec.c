@@ -9,6 +9,7 @@
  * while the stack unwinds.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qmp-error.h"
@@ -485,13 +486,24 @@ decode_alternate(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
                             ? ALT_LEN(base + type->variants_offset) : NULL);
 }
 
+/* Memory for decoded values: malloc itself (g_free is free), without
+ * g_malloc's extra call on the path every string and struct takes; on
+ * failure g_malloc aborts as usual. */
+static inline gpointer
+alloc(gsize size)
+{
+    gpointer p = malloc(size);
+
+    return G_LIKELY(p) ? p : g_malloc(size);
+}
+
 /* Zeroed memory.  glibc's calloc bypasses its per-thread cache of freed
  * blocks (malloc does not), so malloc + memset is the fast way for the
  * many small blocks a decode makes. */
 static inline gpointer
 alloc0(gsize size)
 {
-    return memset(g_malloc(size), 0, size);
+    return memset(alloc(size), 0, size);
 }
 
 /* Decode an object or alternate into newly allocated storage at *dest. */
@@ -546,7 +558,7 @@ decode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
         if (json->type != QMP_JSON_STRING)
             return mismatch(c, "string", json);
         /* The node's text is NUL-terminated: one copy, no scan. */
-        *(char **) dest = memcpy(g_malloc(json->len + 1), json->v.s,
+        *(char **) dest = memcpy(alloc(json->len + 1), json->v.s,
                                  json->len + 1);
         return TRUE;
     case QMP_KIND_NULL:
@@ -577,7 +589,7 @@ decode_common(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
 {
     if (kind == QMP_KIND_STR && json->type == QMP_JSON_STRING) {
         /* The node's text is NUL-terminated: one copy, no scan. */
-        *(char **) dest = memcpy(g_malloc(json->len + 1), json->v.s,
+        *(char **) dest = memcpy(alloc(json->len + 1), json->v.s,
                                  json->len + 1);
         return TRUE;
     }
@@ -728,6 +740,10 @@ name_matches(const char *name, const QmpJson *member)
     const char *key = member->key;
     guint32 len = member->key_len;
 
+    /* Most candidates differ at once (keys are NUL-terminated, so key[0]
+     * is always there to read). */
+    if (name[0] != key[0])
+        return FALSE;
     for (guint32 i = 0; i < len; i++) {
         if (name[i] != key[i] || name[i] == '\0')
             return FALSE;
