@@ -715,7 +715,7 @@ typedef struct {
     char *base;
 } Slot;
 
-static gboolean
+static inline __attribute__((always_inline)) gboolean
 decode_member(Ctx *c, const Slot *s, const QmpJson *json)
 {
     const QmpMemberInfo *m = s->m;

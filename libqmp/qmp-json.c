@@ -231,7 +231,26 @@ typedef struct {
     const QmpJson *each_node;
     Chunk *mark_chunk;        /* the arena as it was before the element */
     gsize mark_used;
+    Chunk *head;              /* doc->chunks, one load nearer */
 } Parser;
+
+/* arena_alloc for the parser's many small nodes. */
+static inline gpointer
+parser_alloc(Parser *p, gsize n)
+{
+    Chunk *c = p->head;
+    gpointer r;
+
+    n = (n + 7) & ~(gsize) 7;
+    if (G_LIKELY(c && c->size - c->used >= n)) {
+        r = (char *) c + CHUNK_HDR + c->used;
+        c->used += n;
+        return r;
+    }
+    r = arena_alloc_slow(p->doc, n);
+    p->head = p->doc->chunks;
+    return r;
+}
 
 /* A string or key as the document keeps it.  yajl hands over unescaped
  * strings as pointers into the text it parses, which is the document's own
@@ -246,13 +265,17 @@ keep_string(Parser *p, const unsigned char *s, size_t l)
         ((char *) s)[l] = '\0';
         return (const char *) s;
     }
-    return arena_strndup(p->doc, (const char *) s, l);
+    char *copy = parser_alloc(p, l + 1);
+
+    memcpy(copy, s, l);
+    copy[l] = '\0';
+    return copy;
 }
 
 static inline QmpJson *
 new_node(Parser *p, QmpJsonType type)
 {
-    QmpJson *n = arena_alloc(p->doc, sizeof(QmpJson));
+    QmpJson *n = parser_alloc(p, sizeof(QmpJson));
 
     n->type = type;
     n->len = 0;
@@ -638,6 +661,7 @@ parse(Parser *pp, const char *text, gsize len, guint max_depth,
         p.text_len = len;
         memcpy(p.text, text, len);
     }
+    p.head = p.doc->chunks;
     h = yajl_alloc(&parse_callbacks, &afs, &p);
     yajl_config(h, yajl_allow_comments, 0);
     yajl_config(h, yajl_dont_validate_strings, 0);
