@@ -713,6 +713,7 @@ decode_value(Ctx *c, const QmpValueInfo *vi, const QmpJson *json,
 typedef struct {
     const QmpMemberInfo *m;
     char *base;
+    gint len;   /* of m->name, or -1 when not known */
 } Slot;
 
 static inline __attribute__((always_inline)) gboolean
@@ -749,6 +750,104 @@ name_matches(const char *name, const QmpJson *member)
             return FALSE;
     }
     return name[len] == '\0';
+}
+
+/* The byte length of every member name of a type, computed once per type
+ * and kept for the life of the process (like the tables themselves) in a
+ * small lock-free table.  NULL when the table is crowded or a name is 255
+ * bytes or longer: callers then compare names byte by byte. */
+#define NAME_LENS_SLOTS 1024
+#define NAME_LENS_PROBES 8
+
+typedef struct {
+    const QmpTypeInfo *type;
+    guint8 lens[];
+} NameLens;
+
+static NameLens *name_lens_table[NAME_LENS_SLOTS];
+
+static G_GNUC_NO_INLINE const guint8 *
+name_lens_new(const QmpTypeInfo *type, guint slot)
+{
+    NameLens *nl = g_malloc(sizeof(NameLens) + type->n_members + 1);
+
+    nl->type = type;
+    for (guint32 i = 0; i < type->n_members; i++) {
+        gsize len = strlen(type->members[i].name);
+        if (len > 254) {
+            g_free(nl);
+            return NULL;
+        }
+        nl->lens[i] = (guint8) len;
+    }
+    if (!g_atomic_pointer_compare_and_exchange(&name_lens_table[slot], NULL,
+                                               nl)) {
+        /* another thread filled the slot meanwhile */
+        NameLens *other = g_atomic_pointer_get(&name_lens_table[slot]);
+        g_free(nl);
+        return other->type == type ? other->lens : NULL;
+    }
+    return nl->lens;
+}
+
+static inline const guint8 *
+name_lens(const QmpTypeInfo *type)
+{
+    guint h = (guint) ((guintptr) type >> 4) * 2654435761u;
+
+    for (guint i = 0; i < NAME_LENS_PROBES; i++) {
+        guint slot = (h + i) & (NAME_LENS_SLOTS - 1);
+        NameLens *nl = g_atomic_pointer_get(&name_lens_table[slot]);
+        if (G_LIKELY(nl && nl->type == type))
+            return nl->lens;
+        if (!nl)
+            return name_lens_new(type, slot);
+    }
+    return NULL;
+}
+
+/* a[0..n) == b[0..n), reading nothing outside those bytes. */
+static inline gboolean
+bytes_equal(const char *a, const char *b, guint32 n)
+{
+    guint64 x, y, u, v;
+    guint32 p, q;
+
+    if (n >= 8) {
+        for (guint32 i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return FALSE;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        memcpy(&p, a, 4);
+        memcpy(&q, b, 4);
+        x = p;
+        y = q;
+        memcpy(&p, a + n - 4, 4);
+        memcpy(&q, b + n - 4, 4);
+        u = p;
+        v = q;
+        return x == y && u == v;
+    }
+    for (guint32 i = 0; i < n; i++) {
+        if (a[i] != b[i])
+            return FALSE;
+    }
+    return TRUE;
+}
+
+/* name_matches when the name's length is known. */
+static inline gboolean
+name_matches_len(const char *name, guint8 name_len, const QmpJson *member)
+{
+    return member->key_len == name_len &&
+           bytes_equal(name, member->key, name_len);
 }
 
 static gboolean
@@ -859,6 +958,7 @@ decode_plain_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
                     char *base)
 {
     const QmpMemberInfo *members = type->members;
+    const guint8 *lens = name_lens(type);
     guint n = type->n_members, hint = 0;
     guint64 seen = 0, all;
 
@@ -869,7 +969,8 @@ decode_plain_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
         for (;;) {
             if (G_UNLIKELY(left-- == 0))
                 break;
-            if (name_matches(members[k].name, j))
+            if (G_LIKELY(lens) ? name_matches_len(members[k].name, lens[k], j)
+                               : name_matches(members[k].name, j))
                 break;
             if (++k == n)
                 k = 0;
@@ -924,12 +1025,15 @@ decode_union_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
         const QmpVariantInfo *v;
         guint first = n_slots;
 
+        const guint8 *lens = name_lens(t);
+
         n_layers++;
         if (n_slots + t->n_members > G_N_ELEMENTS(slots))
             return -1;
         for (guint32 i = 0; i < t->n_members; i++) {
             slots[n_slots].m = &t->members[i];
             slots[n_slots].base = b;
+            slots[n_slots].len = lens ? lens[i] : -1;
             n_slots++;
         }
         if (t->discriminator < 0 || n_layers == MAX_LAYERS)
@@ -960,7 +1064,9 @@ decode_union_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
         for (;;) {
             if (G_UNLIKELY(left-- == 0))
                 break;
-            if (name_matches(slots[k].m->name, j))
+            if (G_LIKELY(slots[k].len >= 0)
+                    ? name_matches_len(slots[k].m->name, slots[k].len, j)
+                    : name_matches(slots[k].m->name, j))
                 break;
             if (++k == n_slots)
                 k = 0;
