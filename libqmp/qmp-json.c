@@ -2,10 +2,12 @@
 /*
  * qmp-json.c: parse JSON text into an arena-backed, immutable tree.
  *
- * The parser drives yajl's streaming interface; every node, string and key
- * is bump-allocated from large chunks owned by the document, so building a
+ * The parser drives yajl's streaming interface; every node is
+ * bump-allocated from large chunks owned by the document, so building a
  * tree costs one malloc per chunk, not per node, and node pointers never
- * move.
+ * move.  The document keeps its own copy of the text, and strings and keys
+ * without escapes point into it (each closing quote becomes its NUL);
+ * strings with escapes are copied into the arena.
  */
 #include <math.h>
 #include <stdio.h>
