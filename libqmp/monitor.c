@@ -35,6 +35,7 @@
 #define CHILD_GRACE_MS 3000
 
 struct _QmpOut {
+    GList link;         /* in outq or held (link.data is this QmpOut) */
     char *data;
     gsize len;
     gsize off;
@@ -68,11 +69,13 @@ struct _QmpMonitor {
     GSource *in_source;
     GSource *out_source;
     QmpFramer framer;
-    GQueue inbox;            /* QmpJsonDoc * read, not yet dispatched */
+    GPtrArray *inbox;        /* QmpJsonDoc * read, not yet dispatched... */
+    guint inbox_head;        /* ...from this index on */
     guint dispatch_depth;    /* > 0 while the inbox is being dispatched */
     QmpCall *waiting;        /* the innermost sync call being waited for */
 
     GQueue outq;             /* QmpOut * to write, in order */
+    QmpJsonParser *parser;   /* reads every incoming message */
     GQueue held;             /* ordinary commands held back by the window */
     guint n_ordinary;        /* ordinary commands in outq or on the wire */
     GHashTable *pending;     /* id -> QmpCall * (ref) waiting for a reply */
@@ -121,6 +124,29 @@ static void dispatch_inbox(QmpMonitor *mon);
 
 /* ---- small helpers ------------------------------------------------------- */
 
+/* s escaped for the inside of a JSON string literal. */
+static char *json_escape(const char *s)
+{
+    GString *g = g_string_new(NULL);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            g_string_append_c(g, '\\');
+        if ((guchar) *s < 0x20)
+            g_string_append_printf(g, "\\u%04x", (guchar) *s);
+        else
+            g_string_append_c(g, *s);
+    }
+    return g_string_free(g, FALSE);
+}
+
+static gboolean has_control_char(const char *s)
+{
+    for (; *s; s++)
+        if ((guchar) *s < 0x20)
+            return TRUE;
+    return FALSE;
+}
+
 static void out_free(QmpOut *out)
 {
     if (!out)
@@ -128,7 +154,7 @@ static void out_free(QmpOut *out)
     for (guint i = 0; i < out->n_fds; i++)
         close(out->fds[i]);
     g_free(out->fds);
-    g_free(out->data);
+    /* out->data lives in the same block, right after the struct */
     g_free(out->trace_text);
     g_free(out);
 }
@@ -184,6 +210,10 @@ static void qmp_monitor_finalize(GObject *object)
     g_hash_table_unref(mon->abandoned);
     g_ptr_array_unref(mon->call_pool);
     g_hash_table_unref(mon->secret_names);
+    qmp_json_parser_free(mon->parser);
+    for (guint i = mon->inbox_head; i < mon->inbox->len; i++)
+        qmp_json_doc_unref(g_ptr_array_index(mon->inbox, i));
+    g_ptr_array_unref(mon->inbox);
     g_main_context_unref(mon->ctx);
     G_OBJECT_CLASS(qmp_monitor_parent_class)->finalize(object);
 }
@@ -209,8 +239,9 @@ static void qmp_monitor_init(QmpMonitor *mon)
     mon->next_id = 1;
     mon->next_sub_id = 1;
     qmp_framer_init(&mon->framer);
-    g_queue_init(&mon->inbox);
+    mon->inbox = g_ptr_array_new();
     g_queue_init(&mon->outq);
+    mon->parser = qmp_json_parser_new(0);
     g_queue_init(&mon->held);
     mon->pending = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                          g_object_unref);
@@ -289,9 +320,14 @@ static void fatal(QmpMonitor *mon, GError *error)
         mon->fd = -1;
     }
     qmp_framer_clear(&mon->framer);
-    g_queue_clear_full(&mon->inbox, (GDestroyNotify) qmp_json_doc_unref);
-    g_queue_clear_full(&mon->outq, (GDestroyNotify) out_free);
-    g_queue_clear_full(&mon->held, (GDestroyNotify) out_free);
+    for (guint i = mon->inbox_head; i < mon->inbox->len; i++)
+        qmp_json_doc_unref(g_ptr_array_index(mon->inbox, i));
+    g_ptr_array_set_size(mon->inbox, 0);
+    mon->inbox_head = 0;
+    for (GList *l; (l = g_queue_pop_head_link(&mon->outq)); )
+        out_free(l->data);
+    for (GList *l; (l = g_queue_pop_head_link(&mon->held)); )
+        out_free(l->data);
     mon->n_ordinary = 0;
     g_hash_table_remove_all(mon->abandoned);
 
@@ -417,7 +453,7 @@ static gboolean flush(QmpMonitor *mon)
         while (!g_queue_is_empty(&mon->outq)) {
             QmpOut *out = g_queue_peek_head(&mon->outq);
             if (out->dropped) {
-                g_queue_pop_head(&mon->outq);
+                g_queue_pop_head_link(&mon->outq);
                 out_free(out);
                 continue;
             }
@@ -438,7 +474,7 @@ static gboolean flush(QmpMonitor *mon)
             left -= take;
             if (out->off < out->len)
                 break;
-            g_queue_pop_head(&mon->outq);
+            g_queue_pop_head_link(&mon->outq);
             out_free(out);
         }
         if (n == 0 || (gsize) w < total)
@@ -479,12 +515,12 @@ static void release_held(QmpMonitor *mon)
 {
     while (!g_queue_is_empty(&mon->held) &&
            (!window_applies(mon) || mon->n_ordinary < mon->max_in_flight)) {
-        QmpOut *out = g_queue_pop_head(&mon->held);
+        QmpOut *out = g_queue_pop_head_link(&mon->held)->data;
         if (out->dropped) {
             out_free(out);
             continue;
         }
-        g_queue_push_tail(&mon->outq, out);
+        g_queue_push_tail_link(&mon->outq, &out->link);
         mon->n_ordinary++;
     }
 }
@@ -499,17 +535,17 @@ static void enqueue(QmpMonitor *mon, QmpOut *out)
         while (l && (((QmpOut *) l->data)->off > 0 || ((QmpOut *) l->data)->oob))
             l = l->next;
         if (l)
-            g_queue_insert_before(&mon->outq, l, out);
+            g_queue_insert_before_link(&mon->outq, l, &out->link);
         else
-            g_queue_push_tail(&mon->outq, out);
+            g_queue_push_tail_link(&mon->outq, &out->link);
     } else {
         out->ordinary = TRUE;
         if (g_queue_is_empty(&mon->held) &&
             (!window_applies(mon) || mon->n_ordinary < mon->max_in_flight)) {
-            g_queue_push_tail(&mon->outq, out);
+            g_queue_push_tail_link(&mon->outq, &out->link);
             mon->n_ordinary++;
         } else {
-            g_queue_push_tail(&mon->held, out);
+            g_queue_push_tail_link(&mon->held, &out->link);
             release_held(mon);
         }
     }
@@ -544,7 +580,7 @@ static gboolean line_cb(const char *line, gsize len, guint64 offset, gpointer da
         return TRUE;
 
     GError *err = NULL;
-    QmpJsonDoc *doc = qmp_json_parse(line, len, 0, &err);
+    QmpJsonDoc *doc = qmp_json_parser_parse(mon->parser, line, len, &err);
     if (!doc) {
         st->error = g_error_new(QMP_ERROR, QMP_ERROR_PROTOCOL,
                                 "malformed message at stream offset %" G_GUINT64_FORMAT
@@ -565,7 +601,7 @@ static gboolean line_cb(const char *line, gsize len, guint64 offset, gpointer da
             mon->trace(mon, QMP_TRACE_IN, line, len, NULL, 0, mon->trace_data);
         }
     }
-    g_queue_push_tail(&mon->inbox, doc);
+    g_ptr_array_add(mon->inbox, doc);
     return TRUE;
 }
 
@@ -711,9 +747,13 @@ static guint parse_id(const QmpJson *id)
     s += strlen(ID_PREFIX);
     if (!g_ascii_isdigit(*s))
         return 0;
-    char *end;
-    guint64 v = g_ascii_strtoull(s, &end, 10);
-    if (*end || v == 0 || v > G_MAXUINT)
+    guint64 v = 0;
+    for (; g_ascii_isdigit(*s); s++) {
+        v = v * 10 + (guint64) (*s - '0');
+        if (v > G_MAXUINT)
+            return 0;
+    }
+    if (*s || v == 0)
         return 0;
     return (guint) v;
 }
@@ -734,9 +774,8 @@ static void reply_settled(QmpMonitor *mon, gboolean ordinary)
 }
 
 static GError *handle_reply(QmpMonitor *mon, QmpJsonDoc *doc,
-                            const QmpJson *root, const QmpJson *err)
+                            const QmpJson *idn, const QmpJson *err)
 {
-    const QmpJson *idn = qmp_json_lookup(root, "id");
     const char *desc = NULL;
     if (err) {
         const QmpJson *d = qmp_json_lookup(err, "desc");
@@ -746,7 +785,8 @@ static GError *handle_reply(QmpMonitor *mon, QmpJsonDoc *doc,
         return protocol_error("reply without an id%s%s", desc ? ": " : "",
                               desc ? desc : "");
     guint id = parse_id(idn);
-    gpointer ab = id ? g_hash_table_lookup(mon->abandoned, GUINT_TO_POINTER(id)) : NULL;
+    gpointer ab = id && g_hash_table_size(mon->abandoned) > 0
+                  ? g_hash_table_lookup(mon->abandoned, GUINT_TO_POINTER(id)) : NULL;
     if (ab) {
         g_hash_table_remove(mon->abandoned, GUINT_TO_POINTER(id));
         reply_settled(mon, GPOINTER_TO_UINT(ab) == 2);
@@ -784,7 +824,32 @@ static GError *handle_message(QmpMonitor *mon, QmpJsonDoc *doc)
     const QmpJson *root = qmp_json_doc_root(doc);
     if (root->type != QMP_JSON_OBJECT)
         return protocol_error("a message that is not a JSON object");
-    const QmpJson *ev = qmp_json_lookup(root, "event");
+    /* One pass over the top-level members picks out what matters. */
+    const QmpJson *ev = NULL, *err = NULL, *ret = NULL, *idn = NULL;
+    gboolean greeting = FALSE;
+    for (const QmpJson *m = root->v.first; m; m = m->next) {
+        const char *k = m->key;
+        switch (m->key_len) {
+        case 2:
+            if (k[0] == 'i' && k[1] == 'd')
+                idn = m;
+            break;
+        case 3:
+            if (memcmp(k, "QMP", 3) == 0)
+                greeting = TRUE;
+            break;
+        case 5:
+            if (memcmp(k, "event", 5) == 0)
+                ev = m;
+            else if (memcmp(k, "error", 5) == 0)
+                err = m;
+            break;
+        case 6:
+            if (memcmp(k, "return", 6) == 0)
+                ret = m;
+            break;
+        }
+    }
     if (ev) {
         const char *name = qmp_json_get_string(ev);
         if (!name)
@@ -792,12 +857,25 @@ static GError *handle_message(QmpMonitor *mon, QmpJsonDoc *doc)
         dispatch_event(mon, root, name);
         return NULL;
     }
-    const QmpJson *err = qmp_json_lookup(root, "error");
-    if (err || qmp_json_lookup(root, "return"))
-        return handle_reply(mon, doc, root, err && err->type == QMP_JSON_OBJECT ? err : NULL);
-    if (qmp_json_lookup(root, "QMP"))
+    if (err || ret)
+        return handle_reply(mon, doc, idn,
+                            err && err->type == QMP_JSON_OBJECT ? err : NULL);
+    if (greeting)
         return protocol_error("a second greeting");
     return protocol_error("a message that is neither a reply nor an event");
+}
+
+/* The next message to dispatch, or NULL. */
+static QmpJsonDoc *inbox_pop(QmpMonitor *mon)
+{
+    if (mon->inbox_head >= mon->inbox->len) {
+        if (mon->inbox->len > 0) {
+            g_ptr_array_set_size(mon->inbox, 0);
+            mon->inbox_head = 0;
+        }
+        return NULL;
+    }
+    return g_ptr_array_index(mon->inbox, mon->inbox_head++);
 }
 
 static void dispatch_inbox(QmpMonitor *mon)
@@ -805,7 +883,7 @@ static void dispatch_inbox(QmpMonitor *mon)
     QmpJsonDoc *doc;
 
     mon->dispatch_depth++;
-    while (!mon->error && (doc = g_queue_pop_head(&mon->inbox))) {
+    while (!mon->error && (doc = inbox_pop(mon))) {
         GError *e = handle_message(mon, doc);
         qmp_json_doc_unref(doc);
         if (e)
@@ -1013,54 +1091,78 @@ static QmpCall *start_execute(QmpMonitor *mon, const char *command,
         args_inline = !strpbrk(args_json, "\r\n");
     }
 
-    QmpOut *out = g_new0(QmpOut, 1);
+    gboolean oob = (flags & QMP_EXECUTE_OOB) != 0;
     call->id = mon->next_id++;
     if (mon->next_id == 0)
         mon->next_id = 1;
-    out->id = call->id;
-    out->oob = (flags & QMP_EXECUTE_OOB) != 0;
-    call->ordinary = !out->oob;
+    call->ordinary = !oob;
 
-    GString *msg = g_string_sized_new(64 + (args_json ? strlen(args_json) : 0));
-    g_string_append(msg, out->oob ? "{\"exec-oob\":" : "{\"execute\":");
-    {
-        /* The command name as a JSON string. */
-        g_string_append_c(msg, '"');
-        for (const char *p = command; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                g_string_append_c(msg, '\\');
-            if ((guchar) *p < 0x20)
-                g_string_append_printf(msg, "\\u%04x", (guchar) *p);
-            else
-                g_string_append_c(msg, *p);
-        }
-        g_string_append_c(msg, '"');
-    }
+    /* The whole message goes into one block with its QmpOut: the common
+     * parts are copied with memcpy, the arguments as the caller wrote them
+     * (or re-serialized when they span lines). */
+    g_autofree char *args_text = NULL;
+    const char *args_part = NULL;
+    gsize args_len = 0;
     if (args) {
-        g_string_append(msg, ",\"arguments\":");
         if (args_inline) {
-            g_string_append(msg, args_json);
+            args_part = args_json;
         } else {
-            char *s = qmp_json_to_string(qmp_json_doc_root(args));
-            g_string_append(msg, s);
-            g_free(s);
+            args_text = qmp_json_to_string(qmp_json_doc_root(args));
+            args_part = args_text;
         }
+        args_len = strlen(args_part);
     }
-    {
-        /* ,"id":"qmpkit-N"} without printf */
-        char digits[16];
-        int nd = 0;
-        for (guint v = call->id; v; v /= 10)
-            digits[nd++] = '0' + v % 10;
-        g_string_append(msg, ",\"id\":\"" ID_PREFIX);
-        while (nd > 0)
-            g_string_append_c(msg, digits[--nd]);
-        g_string_append(msg, "\"}");
+    gsize name_len = strlen(command);
+    gboolean plain_name = strpbrk(command, "\"\\") == NULL &&
+                          !has_control_char(command);
+    g_autofree char *name_text = plain_name ? NULL : json_escape(command);
+    const char *name = plain_name ? command : name_text;
+    if (!plain_name)
+        name_len = strlen(name_text);
+    char digits[16];
+    int nd = 0;
+    for (guint v = call->id; v; v /= 10)
+        digits[nd++] = '0' + v % 10;
+
+    static const char exec[] = "{\"execute\":\"";
+    static const char exec_oob[] = "{\"exec-oob\":\"";
+    static const char arguments[] = "\",\"arguments\":";
+    static const char id_part[] = ",\"id\":\"" ID_PREFIX;
+    gsize head_len = oob ? sizeof(exec_oob) - 1 : sizeof(exec) - 1;
+    gsize total = head_len + name_len +
+                  (args ? sizeof(arguments) - 1 + args_len : 1) +
+                  sizeof(id_part) - 1 + nd + 4;
+    QmpOut *out = g_malloc(sizeof(QmpOut) + total + 1);
+    memset(out, 0, sizeof(QmpOut));
+    out->link.data = out;
+    char *w = out->data = (char *)(out + 1);
+    memcpy(w, oob ? exec_oob : exec, head_len);
+    w += head_len;
+    memcpy(w, name, name_len);
+    w += name_len;
+    if (args) {
+        memcpy(w, arguments, sizeof(arguments) - 1);
+        w += sizeof(arguments) - 1;
+        memcpy(w, args_part, args_len);
+        w += args_len;
+    } else {
+        *w++ = '"';
     }
+    memcpy(w, id_part, sizeof(id_part) - 1);
+    w += sizeof(id_part) - 1;
+    while (nd > 0)
+        *w++ = digits[--nd];
+    memcpy(w, "\"}\r\n", 5);  /* with the NUL */
+    w += 4;
+    g_assert((gsize)(w - out->data) == total);
+    out->len = total;
+    out->id = call->id;
+    out->oob = oob;
+
     if (mon->trace && args &&
         qmp_trace_has_secret(qmp_json_doc_root(args), mon->secret_names)) {
         GError *err = NULL;
-        QmpJsonDoc *whole = qmp_json_parse(msg->str, msg->len, 0, &err);
+        QmpJsonDoc *whole = qmp_json_parse(out->data, out->len - 2, 0, &err);
         if (whole) {
             out->trace_text = qmp_trace_redact(qmp_json_doc_root(whole),
                                                mon->secret_names, &out->trace_len);
@@ -1072,9 +1174,6 @@ static QmpCall *start_execute(QmpMonitor *mon, const char *command,
         }
     }
     qmp_json_doc_unref(args);
-    g_string_append(msg, "\r\n");
-    out->len = msg->len;
-    out->data = g_string_free(msg, FALSE);
 
     if (n_fds > 0) {
         out->fds = g_new(int, n_fds);

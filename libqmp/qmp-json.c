@@ -125,9 +125,21 @@ arena_strndup(QmpJsonDoc *doc, const char *s, gsize len)
     return p;
 }
 
+static QmpJsonDoc *doc_new_exact(gsize size);
+
+/* Texts up to this size (most QMP messages: replies, events) get their
+ * document and its whole arena in one small block, which malloc serves from
+ * its per-thread cache; no 4 KiB chunk per message. */
+#define SMALL_TEXT 192
+
 static QmpJsonDoc *
 doc_new(gsize size_hint)
 {
+    if (size_hint <= SMALL_TEXT) {
+        QmpJsonDoc *d = doc_new_exact(size_hint * 6 + 256);
+        d->next_size = MIN_CHUNK;
+        return d;
+    }
     QmpJsonDoc *doc = g_new0(QmpJsonDoc, 1);
     /* A tree takes about four to five times its text (a 48-byte node for
      * every 10 to 15 bytes of QMP, plus the strings): a first chunk of 5x
@@ -234,6 +246,7 @@ typedef struct {
     Chunk *mark_chunk;        /* the arena as it was before the element */
     gsize mark_used;
     Chunk *head;              /* doc->chunks, one load nearer */
+    guint extra_values;       /* top-level values after the first */
 } Parser;
 
 /* arena_alloc for the parser's many small nodes. */
@@ -295,8 +308,10 @@ new_node(Parser *p, QmpJsonType type)
             f->node->v.first = n;
         f->last = n;
         f->node->len++;
-    } else {
+    } else if (p->root == NULL) {
         p->root = n;
+    } else {
+        p->extra_values++;
     }
     return n;
 }
@@ -699,6 +714,90 @@ parse(Parser *pp, const char *text, gsize len, guint max_depth,
     g_free(p.stack);
     p.doc->root = p.root;
     return p.doc;
+}
+
+/* ------------------------------------------------------ reusable parser */
+
+struct _QmpJsonParser {
+    Parser p;           /* the callbacks' context: must not move */
+    yajl_handle h;      /* kept between messages; NULL after a failure */
+    guint max_depth;
+};
+
+QmpJsonParser *
+qmp_json_parser_new(guint max_depth)
+{
+    QmpJsonParser *jp = g_new0(QmpJsonParser, 1);
+
+    jp->max_depth = max_depth ? max_depth : DEFAULT_MAX_DEPTH;
+    return jp;
+}
+
+void
+qmp_json_parser_free(QmpJsonParser *jp)
+{
+    if (jp == NULL)
+        return;
+    if (jp->h)
+        yajl_free(jp->h);
+    g_free(jp->p.stack);
+    g_free(jp);
+}
+
+QmpJsonDoc *
+qmp_json_parser_parse(QmpJsonParser *jp, const char *text, gsize len,
+                      GError **error)
+{
+    Parser *p = &jp->p;
+    Frame *stack = p->stack;
+    guint stack_alloc = p->stack_alloc;
+    yajl_status st;
+
+    memset(p, 0, sizeof(*p));
+    p->stack = stack;
+    p->stack_alloc = stack_alloc;
+    p->max_depth = jp->max_depth;
+    p->doc = doc_new(len);
+    if (len) {
+        p->text = arena_alloc(p->doc, len);
+        p->text_len = len;
+        memcpy(p->text, text, len);
+    }
+    p->head = p->doc->chunks;
+    if (jp->h == NULL) {
+        /* One handle reads text after text: yajl accepts a value after the
+         * previous one; we check that each text holds exactly one. */
+        jp->h = yajl_alloc(&parse_callbacks, NULL, p);
+        yajl_config(jp->h, yajl_allow_multiple_values, 1);
+    }
+    st = yajl_parse(jp->h, (const unsigned char *) (p->text ? p->text : ""),
+                    len);
+    if (G_LIKELY(st == yajl_status_ok && p->root && p->depth == 0 &&
+                 p->extra_values == 0 && p->root->type == QMP_JSON_OBJECT)) {
+        p->doc->root = p->root;
+        return p->doc;
+    }
+    if (st != yajl_status_ok)
+        set_parse_error(error, jp->h, p, text, len,
+                        yajl_get_bytes_consumed(jp->h));
+    else if (p->extra_values)
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                    "invalid JSON: %u more value(s) after the first",
+                    p->extra_values);
+    else if (p->root == NULL || p->depth > 0)
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                    "invalid JSON at offset %" G_GSIZE_FORMAT
+                    ": the text ends inside a value", len);
+    else
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                    "a JSON %s, not an object",
+                    qmp_json_type_name(p->root->type));
+    /* yajl keeps state from a failed text: start afresh next time */
+    yajl_free(jp->h);
+    jp->h = NULL;
+    qmp_json_doc_unref(p->doc);
+    p->doc = NULL;
+    return NULL;
 }
 
 QmpJsonDoc *

@@ -79,6 +79,16 @@ QmpJsonDoc *qmp_json_parse_each(const char *text, gsize len, guint max_depth,
                                 gpointer user_data, const QmpJson **streamed,
                                 gboolean *stopped, GError **error);
 
+/* A parser for a stream of messages, each one JSON object in its own text
+ * (a QMP line): it keeps yajl's state between texts instead of setting it
+ * up for each.  Errors are as qmp_json_parse()'s, plus a text that is not
+ * exactly one object.  Use from one thread at a time. */
+typedef struct _QmpJsonParser QmpJsonParser;
+QmpJsonParser *qmp_json_parser_new(guint max_depth); /* 0: the default */
+void qmp_json_parser_free(QmpJsonParser *parser);    /* NULL-safe */
+QmpJsonDoc *qmp_json_parser_parse(QmpJsonParser *parser, const char *text,
+                                  gsize len, GError **error);
+
 QmpJsonDoc *qmp_json_doc_ref(QmpJsonDoc *doc);
 void qmp_json_doc_unref(QmpJsonDoc *doc); /* NULL-safe */
 const QmpJson *qmp_json_doc_root(const QmpJsonDoc *doc);
