@@ -30,7 +30,8 @@
 #include "transport.h"
 
 #define READ_CHUNK (64 * 1024)
-#define MAX_IOV 64
+#define EAGER_BATCH 16 /* commands queued by callbacks written together */
+#define MAX_IOV 256 /* messages per sendmsg (IOV_MAX is 1024) */
 #define ID_PREFIX "qmpkit-"
 #define CHILD_GRACE_MS 3000
 
@@ -553,8 +554,14 @@ static void enqueue(QmpMonitor *mon, QmpOut *out)
      * errors are left to the output source so that no callback runs from
      * inside the caller's _async() call.  Commands issued by callbacks
      * while the inbox is dispatched are written together afterwards. */
-    if (mon->dispatch_depth > 0)
-        return; /* dispatch_inbox() writes when it is done */
+    if (mon->dispatch_depth > 0) {
+        /* dispatch_inbox() writes the rest when it is done; a long batch
+         * already goes out in parts, so that the peer works on the first
+         * commands while later replies are still being dispatched. */
+        if (mon->outq.length >= EAGER_BATCH && !mon->out_source)
+            flush(mon);
+        return;
+    }
     if (was_idle && !mon->out_source)
         flush(mon);
     arm_output(mon);
