@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* fdpass.c: writing a message with file descriptors (SCM_RIGHTS). */
+/* fdpass.c: moving bytes with file descriptors (SCM_RIGHTS). */
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include "transport.h"
 
 /* Enough for any getfd / add-fd use; QEMU itself takes at most 16. */
@@ -41,6 +42,40 @@ gssize qmp_transport_send(int fd, const struct iovec *iov, int n_iov,
         do
             r = writev(fd, iov, n_iov);
         while (r < 0 && errno == EINTR);
+    }
+    return r;
+}
+
+gssize qmp_transport_recv(int fd, void *buf, gsize len, int *fds,
+                          guint max_fds, guint *n_fds)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+        struct cmsghdr align;
+    } control;
+    struct iovec iov = { buf, len };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                          .msg_control = control.buf,
+                          .msg_controllen = sizeof(control.buf) };
+    gssize r;
+
+    *n_fds = 0;
+    do
+        r = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    while (r < 0 && errno == EINTR);
+    for (struct cmsghdr *c = r >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c;
+         c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        guint k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (guint j = 0; j < k; j++) {
+            int received;
+            memcpy(&received, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
+            if (*n_fds < max_fds)
+                fds[(*n_fds)++] = received;
+            else
+                close(received);
+        }
     }
     return r;
 }

@@ -19,3 +19,9 @@ gboolean qmp_transport_prepare_fd(int fd, GError **error);
  * Returns the bytes written or -1 with errno set (EINTR retried). */
 gssize qmp_transport_send(int fd, const struct iovec *iov, int n_iov,
                           const int *fds, guint n_fds);
+
+/* recvmsg() into buf, with the descriptors that came along stored in fds
+ * (up to max_fds; any beyond are closed; all are close-on-exec).  Returns
+ * the bytes read (0 at EOF) or -1 with errno set (EINTR retried). */
+gssize qmp_transport_recv(int fd, void *buf, gsize len, int *fds,
+                          guint max_fds, guint *n_fds);

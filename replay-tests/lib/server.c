@@ -10,6 +10,7 @@
 #include <yajl/yajl_gen.h>
 #include "replay-private.h"
 #include "qmp-schema-check.h"
+#include "transport.h" /* libqmp's fd passing (exported, not installed) */
 #include "qmp-introspect.h"
 
 #define READ_CHUNK 65536
@@ -492,29 +493,16 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
 {
     QmpReplayServer *s = data;
     char chunk[READ_CHUNK];
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 16)];
-        struct cmsghdr align;
-    } control;
-    struct iovec iov = { chunk, sizeof(chunk) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-                         .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
-    ssize_t n;
-    do
-        n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
+    int fds[16];
+    guint n_fds;
+    ssize_t n = qmp_transport_recv(s->fd, chunk, sizeof(chunk), fds,
+                                   G_N_ELEMENTS(fds), &n_fds);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return G_SOURCE_CONTINUE;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            guint k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            int fds[16];
-            memcpy(fds, CMSG_DATA(c), k * sizeof(int));
-            for (guint j = 0; j < k; j++)
-                close(fds[j]);
-            s->pending_fds += k;
-        }
-    }
+    /* The fds only count: a recording notes that some were passed. */
+    for (guint j = 0; j < n_fds; j++)
+        close(fds[j]);
+    s->pending_fds += n_fds;
     if (n <= 0) {
         /* EOF or an error: the client is gone. */
         g_source_ref(s->in_src);

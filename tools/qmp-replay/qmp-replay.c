@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "qmp-replay.h"
 #include "trace.h" /* libqmp's secret redaction (exported, not installed) */
+#include "transport.h" /* and its fd passing */
 
 #define MAX_FDS 16
 
@@ -204,33 +205,14 @@ static gboolean write_all(int fd, const char *p, gsize n, const int *fds, guint 
 static gboolean pump(Pipe *pipe, QmpRecorder *r, GHashTable *secrets)
 {
     char chunk[65536];
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-        struct cmsghdr align;
-    } control;
-    struct iovec iov = { chunk, sizeof(chunk) };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-                         .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
-    ssize_t n;
-    do
-        n = recvmsg(pipe->from, &mh, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0)
-        return FALSE;
     int fds[MAX_FDS];
-    guint n_fds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        guint k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (guint j = 0; j < k; j++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + j * sizeof(int), sizeof(int));
-            if (n_fds < MAX_FDS)
-                fds[n_fds++] = fd;
-            else
-                close(fd);
-        }
+    guint n_fds;
+    ssize_t n = qmp_transport_recv(pipe->from, chunk, sizeof(chunk), fds,
+                                   MAX_FDS, &n_fds);
+    if (n <= 0) {
+        for (guint j = 0; j < n_fds; j++)
+            close(fds[j]);
+        return FALSE;
     }
     gboolean ok = write_all(pipe->to, chunk, n, fds, n_fds);
     for (guint j = 0; j < n_fds; j++)
