@@ -21,21 +21,9 @@ import json
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..'))
 
-from qemu_peer import Qemu, have_qemu  # noqa: E402
+from qemu_peer import Qemu, have_qemu, DEBIAN_72_X86_64  # noqa: E402
 from qapi.schema import Schema  # noqa: E402
 from qapi.backend_introspect import Introspector, _Item  # noqa: E402
-
-# What Debian 12's qemu-system-x86_64 (7.2) was built with, as far as the
-# QAPI schema can tell.  TARGET_X86_64 builds also define TARGET_I386.
-DEBIAN_72_X86_64 = sorted('''
-    CONFIG_CURSES CONFIG_DBUS_DISPLAY CONFIG_FDT CONFIG_FUSE CONFIG_GBM
-    CONFIG_GTK CONFIG_LIBPMEM CONFIG_LINUX CONFIG_LINUX_IO_URING
-    CONFIG_OPENGL CONFIG_POSIX CONFIG_REPLICATION CONFIG_SDL
-    CONFIG_SECRET_KEYRING CONFIG_SPICE CONFIG_SPICE_PROTOCOL CONFIG_TCG
-    CONFIG_TPM CONFIG_VDUSE_BLK_EXPORT CONFIG_VHOST_CRYPTO
-    CONFIG_VHOST_USER_BLK_SERVER CONFIG_VNC CONFIG_ZSTD
-    HAVE_HOST_BLOCK_DEVICE HAVE_IPPROTO_MPTCP TARGET_I386
-'''.split())
 
 _KEY = {'members': 'name', 'variants': 'case'}
 

@@ -13,6 +13,19 @@ import time
 
 QEMU = os.environ.get('QMPKIT_QEMU', 'qemu-system-x86_64')
 
+# The build conditions of Debian 12's qemu-system-x86_64 (7.2), as far as
+# the QAPI schema can tell; conformance-introspect.py derives them from the
+# binary and checks this list.  TARGET_X86_64 builds also define TARGET_I386.
+DEBIAN_72_X86_64 = sorted('''
+    CONFIG_CURSES CONFIG_DBUS_DISPLAY CONFIG_FDT CONFIG_FUSE CONFIG_GBM
+    CONFIG_GTK CONFIG_LIBPMEM CONFIG_LINUX CONFIG_LINUX_IO_URING
+    CONFIG_OPENGL CONFIG_POSIX CONFIG_REPLICATION CONFIG_SDL
+    CONFIG_SECRET_KEYRING CONFIG_SPICE CONFIG_SPICE_PROTOCOL CONFIG_TCG
+    CONFIG_TPM CONFIG_VDUSE_BLK_EXPORT CONFIG_VHOST_CRYPTO
+    CONFIG_VHOST_USER_BLK_SERVER CONFIG_VNC CONFIG_ZSTD
+    HAVE_HOST_BLOCK_DEVICE HAVE_IPPROTO_MPTCP TARGET_I386
+'''.split())
+
 
 def have_qemu():
     return shutil.which(QEMU) is not None

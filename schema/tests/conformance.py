@@ -45,15 +45,7 @@ CROSS_DEFAULT = '/opt/qemu-backports/bin/qemu-system-x86_64'
 # Build conditions of an x86_64 system emulator, as Debian configures it
 # (the same set generator/tests/conformance-introspect.py derives for 7.2),
 # used to turn QEMU 9.1.0's schema into introspection.
-X86_64_DEFINES = set('''
-    CONFIG_CURSES CONFIG_DBUS_DISPLAY CONFIG_FDT CONFIG_FUSE CONFIG_GBM
-    CONFIG_GTK CONFIG_LIBPMEM CONFIG_LINUX CONFIG_LINUX_IO_URING
-    CONFIG_OPENGL CONFIG_POSIX CONFIG_REPLICATION CONFIG_SDL
-    CONFIG_SECRET_KEYRING CONFIG_SPICE CONFIG_SPICE_PROTOCOL CONFIG_TCG
-    CONFIG_TPM CONFIG_VDUSE_BLK_EXPORT CONFIG_VHOST_CRYPTO
-    CONFIG_VHOST_USER_BLK_SERVER CONFIG_VNC CONFIG_ZSTD
-    HAVE_HOST_BLOCK_DEVICE HAVE_IPPROTO_MPTCP TARGET_I386 CONFIG_KVM
-'''.split())
+X86_64_DEFINES = set(qemu_peer.DEBIAN_72_X86_64) | {'CONFIG_KVM'}
 
 CLASSES = ('commands', 'events', 'types', 'members', 'enum values',
            'union branches', 'alternate branches')
