@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <netinet/in.h>
 #include "qmp-monitor.h"
 
 #define QEMU "qemu-system-x86_64"
@@ -58,6 +59,62 @@ static void qemu_stop(Qemu *q)
     rmdir(q->dir);
     g_free(q->path);
     g_free(q->dir);
+}
+
+/* A loopback port nobody listens on right now (the kernel's choice). */
+static guint16 free_port(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *) &sa, &len), ==, 0);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void test_greeting_tcp(void)
+{
+    GError *error = NULL;
+    guint16 port = free_port();
+    g_autofree char *chardev = g_strdup_printf(
+        "socket,id=mon0,host=127.0.0.1,port=%u,server=on,wait=off", port);
+    const char *argv[] = { QEMU, "-machine", "none", "-nodefaults", "-display", "none",
+                           "-S", "-chardev", chardev, "-mon", "chardev=mon0,mode=control",
+                           NULL };
+    pid_t pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        execvp(argv[0], (char **) argv);
+        _exit(127);
+    }
+    g_autoptr(QmpMonitor) mon = qmp_monitor_new(NULL);
+    gboolean connected = FALSE;
+    for (int i = 0; i < 2000 && !connected; i++) {
+        connected = qmp_monitor_connect_tcp(mon, "127.0.0.1", port, &error);
+        if (!connected) {
+            /* QEMU is not listening yet */
+            g_assert_error(error, QMP_ERROR, QMP_ERROR_IO);
+            g_clear_error(&error);
+            g_usleep(5000);
+        }
+    }
+    g_assert_true(connected);
+    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_OOB, 20000, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_monitor_get_oob_enabled(mon));
+    const QmpJson *ret;
+    g_autoptr(QmpJsonDoc) doc = qmp_monitor_execute(mon, "query-status", NULL, 0, NULL, 0,
+                                                    -1, &ret, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(qmp_json_get_string(qmp_json_lookup(ret, "status")), ==, "prelaunch");
+    qmp_monitor_close(mon);
+    int status;
+    kill(pid, SIGTERM);
+    waitpid(pid, &status, 0);
 }
 
 static QmpMonitor *spawned(QmpHandshakeFlags flags)
@@ -442,6 +499,7 @@ int main(int argc, char **argv)
     }
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/monitor/live/greeting-unix", test_greeting_unix);
+    g_test_add_func("/monitor/live/greeting-tcp", test_greeting_tcp);
     g_test_add_func("/monitor/live/oob", test_oob);
     g_test_add_func("/monitor/live/pipelined-10000", test_pipelined);
     g_test_add_func("/monitor/live/errors", test_errors);
