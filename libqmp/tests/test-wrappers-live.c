@@ -723,6 +723,9 @@ test_every_wrapper(void)
     disk2 = make_image("disk2.qcow2", "64M");
 
     src = start_qemu(disk, FALSE);
+    /* every call below also passes the check against QEMU's own schema */
+    g_assert_true(qmp_monitor_check_schema(src, &error));
+    g_assert_no_error(error);
     subscribe_all(src);
     control_and_machine(src);
     qom(src);
