@@ -918,18 +918,23 @@ class Schema:
             for c in conflicting:
                 seen[c] = var.name
 
+    def _check_arg_type(self, ent):
+        """The 'data' of a command or event: an object type, a union only
+        when boxed."""
+        if ent.arg_name is None:
+            return
+        what = "%s '%s'" % (ent.meta, ent.name)
+        t = self._resolve(ent.arg_name, ent.pos, what)
+        if not isinstance(t, ObjectType):
+            raise SchemaError(ent.pos, "'data' of %s cannot use %s type '%s'"
+                              % (what, self._kind_word(t), t.name))
+        if t.is_union and not ent.boxed:
+            raise SchemaError(ent.pos, "'data' of %s can use union type '%s' "
+                              "only with 'boxed': true" % (what, t.name))
+        ent.arg_type = t
+
     def _check_command(self, c):
-        if c.arg_name is not None:
-            t = self._resolve(c.arg_name, c.pos, "command '%s'" % c.name)
-            if not isinstance(t, ObjectType):
-                raise SchemaError(c.pos, "'data' of command '%s' cannot use "
-                                  "%s type '%s'" % (c.name, self._kind_word(t),
-                                                    t.name))
-            if t.is_union and not c.boxed:
-                raise SchemaError(c.pos, "'data' of command '%s' can use union "
-                                  "type '%s' only with 'boxed': true"
-                                  % (c.name, t.name))
-            c.arg_type = t
+        self._check_arg_type(c)
         if c.ret_name is not None:
             t = self._resolve(c.ret_name, c.ret_pos, "'returns' of command '%s'"
                               % c.name)
@@ -941,17 +946,7 @@ class Schema:
             c.ret_type = t
 
     def _check_event(self, e):
-        if e.arg_name is not None:
-            t = self._resolve(e.arg_name, e.pos, "event '%s'" % e.name)
-            if not isinstance(t, ObjectType):
-                raise SchemaError(e.pos, "'data' of event '%s' cannot use %s "
-                                  "type '%s'" % (e.name, self._kind_word(t),
-                                                 t.name))
-            if t.is_union and not e.boxed:
-                raise SchemaError(e.pos, "'data' of event '%s' can use union "
-                                  "type '%s' only with 'boxed': true"
-                                  % (e.name, t.name))
-            e.arg_type = t
+        self._check_arg_type(e)
 
     def _check_docs(self):
         """Documented members must exist (QEMU refuses descriptions of
