@@ -19,7 +19,13 @@ query-qmp-schema.  Three targets:
     notice (an argument QEMU made optional, a reply member it made
     mandatory) are notes, not failures.
 
-Targets 1 and 2 are strict: optional/mandatory must agree exactly.
+ 4. QEMU 8.2.0, 9.1.0 and 9.2.0-rc2's upstream schemas, everything, like 3.
+
+A member schema/ declares mandatory in what QEMU sends (replies, event
+data) must be present and mandatory in every target: one that any supported
+QEMU omits (even as documented) or makes optional fails.  A reply member
+optional in ours only while every target sends it fails too.
+Targets 1 and 2 are strict otherwise: optional/mandatory must agree.
 See README.md in this folder.  Exit 77 when QEMU 7.2 or ../shared is
 missing.
 """
@@ -41,6 +47,8 @@ from qapi.backend_introspect import schema_info  # noqa: E402
 BASELINE = (7, 2)
 NEWER = (9, 1)
 CROSS_DEFAULT = '/opt/qemu-backports/bin/qemu-system-x86_64'
+# Upstream schemas in ../shared of the supported releases after 7.2.
+UPSTREAM_RELEASES = ('8.2.0', '9.1.0', '9.2.0-rc2')
 
 # Build conditions of an x86_64 system emulator, as Debian configures it
 # (the same set generator/tests/conformance-introspect.py derives for 7.2),
@@ -188,6 +196,9 @@ class Target:
         self.done = {}
         self.seen_items = set()
         self.visited_types = set()
+        self.loose = set()          # reply members absent or optional here
+        self.stricter = []          # reply members optional only in ours
+        self.seen_members = set()
 
     # reporting
     def result(self, cls, key, ok, msg, report):
@@ -216,8 +227,15 @@ class Target:
         gone = removed is not None and removed <= self.version
         return True, report, gone
 
-    def missing(self, cls, key, what, report, gone):
-        if gone:
+    def missing(self, cls, key, what, report, gone, mandatory=False):
+        if gone and mandatory:
+            # A member schema/ declares mandatory must be there in every
+            # supported QEMU: a reply without it cannot be decoded, an
+            # argument we always send would be refused.
+            self.result(cls, key + ' (optional)', False,
+                        'ours is mandatory, but %s is absent in this QEMU '
+                        '(make it optional)' % what, report)
+        elif gone:
             self.result(cls, key, True, '', report)
             self.note(key, 'absent, as documented (%s)' % what, report)
         elif self.mode == 'newer' and not report:
@@ -325,10 +343,16 @@ class Target:
             if not check:
                 continue
             tm = their_members.get(m.name)
+            self.seen_members.add(key)
             if tm is None:
-                self.missing('members', key, 'member %s' % m.name, rep, gone)
-                ok = ok and gone
+                self.missing('members', key, 'member %s' % m.name, rep, gone,
+                             mandatory=not m.optional)
+                ok = ok and gone and m.optional
+                if direction == 'out':
+                    self.loose.add(key)
                 continue
+            if direction == 'out' and 'default' in tm:
+                self.loose.add(key)
             their_opt = 'default' in tm
             good = self.optional_ok(key, m.optional, their_opt, direction,
                                     rep)
@@ -360,6 +384,11 @@ class Target:
             if harmless:
                 self.note(key, msg + ' (compatible)', report)
                 return True
+        if direction == 'out' and ours_opt and report:
+            # Fine when another supported QEMU omits the member (decided
+            # in main() once every target has run).
+            self.stricter.append(key)
+            return True
         self.result('members', key + ' (optional)', False, msg, report)
         return False
 
@@ -437,7 +466,8 @@ class Target:
                 self.missing(cls, ent.name, '%s %s' % (ent.meta, ent.name),
                              rep, gone)
                 continue
-            ok = self.compare(ent.arg_type or empty, tx['arg-type'], 'in',
+            ok = self.compare(ent.arg_type or empty, tx['arg-type'],
+                              'in' if isinstance(ent, Command) else 'out',
                               ent.name, rep)
             if isinstance(ent, Command):
                 if ent.ret_type is not None:
@@ -513,6 +543,18 @@ def main():
                           % (vstr(NEWER), vstr(BASELINE)), NEWER,
                           Theirs(newer_info), ours, 'newer'))
 
+    # Every supported release between 7.2 and 10.0 whose schema ../shared
+    # holds, in full: what any of them omits must be optional in ours.
+    for rel in UPSTREAM_RELEASES:
+        path = os.path.join(shared, 'qapi-schema', 'qemu-' + rel, 'qapi',
+                            'qapi-schema.json')
+        if not os.path.exists(path):
+            skip('%s not found' % path)
+        rinfo = schema_info(Schema(path), X86_64_DEFINES)
+        targets.append(Target('QEMU %s (upstream schema, everything)' % rel,
+                              vtuple(rel.split('-')[0]), Theirs(rinfo), ours,
+                              'cross'))
+
     cross_bin = os.environ.get('QMPKIT_QEMU_10', CROSS_DEFAULT)
     cross_msg = None
     if os.access(cross_bin, os.X_OK):
@@ -530,6 +572,21 @@ def main():
 
     for t in targets:
         t.run()
+
+    # A reply member optional in ours but mandatory in this QEMU is right
+    # only when another supported QEMU omits it (or makes it optional).
+    loose = set()
+    for t in targets:
+        loose |= t.loose
+    for t in targets:
+        for key in t.stricter:
+            if key not in loose:
+                t.result('members', key + ' (optional)', False,
+                         'ours is optional, but every supported QEMU '
+                         'sends it', True)
+            else:
+                t.note(key, 'optional in ours: some supported QEMU omits '
+                       'it', True)
 
     # named types no command or event reaches cannot be checked
     visited = set()
