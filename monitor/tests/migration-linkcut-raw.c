@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * migration-linkcut-raw: post-copy recovery after a link cut, driven by
+ * bare QMP (the generated typed wrappers, no workflow), 7.2 -> 7.2.  It
+ * proves the recovery sequence of migration-facts.md through the tests'
+ * proxy, independently of the workflow library:
+ *
+ *   post-copy (+ preempt) running through the proxy, the proxy cut
+ *   (reset: both sides pause by themselves; silent: the client sees
+ *   ram.transferred stop moving and sends migrate-pause to both sides),
+ *   migrate-recover (exec-oob) on a new address on the destination,
+ *   migrate resume=true on the source, completion, and the 200 MiB random
+ *   region equal on both sides and to the file it came from.
+ *
+ *   --live: QEMU 7.2 (exit 77 without it); both monitors recorded to
+ *           replay-tests/recordings/migration-linkcut-raw-KIND-*.jsonl under
+ *           QMPKIT_RERECORD=1 (else to a temporary folder), then replayed.
+ *   default: the recordings in the tree replayed strictly.
+ */
+#include <signal.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include "migration-linkcut-harness.h"
+#include "migration-linkcut-proxy.h"
+
+/* Post-copy speed until the cut, so that the cut lands mid-post-copy. */
+#define SLOW_POSTCOPY (16ull * 1024 * 1024)
+/* Bytes post-copy must have moved before the cut. */
+#define CUT_AFTER (8ll * 1024 * 1024)
+/* Silent cut: polls (100 ms apart) without progress that make a stall. */
+#define STALL_POLLS 20
+
+typedef enum { CUT_RESET, CUT_SILENT } CutKind;
+
+typedef struct {
+    const char *name;
+    CutKind kind;
+} Case;
+
+static const Case cases[] = {
+    { "reset", CUT_RESET },
+    { "silent", CUT_SILENT },
+};
+
+typedef struct {
+    char *incoming; /* destination listens (the proxy forwards there) */
+    char *migrate;  /* source connects (the proxy) */
+    char *recover;  /* the new address for migrate-recover and resume */
+} Uris;
+
+static char *tmpdir; /* live: QEMU's cwd, rand.bin, fresh recordings */
+
+static void set_postcopy_bandwidth(MigSide *side, guint64 bps)
+{
+    GError *error = NULL;
+    QmpMigrateSetParameters p = { 0 };
+    p.has_max_postcopy_bandwidth = TRUE;
+    p.max_postcopy_bandwidth = bps;
+    g_assert_true(qmp_migrate_set_parameters(side->mon, &p, &error));
+    g_assert_no_error(error);
+}
+
+static void join_statuses(GString *out, const char *label, MigSide *side)
+{
+    g_string_append_printf(out, " %s=", label);
+    for (guint i = 0; i < side->statuses->len; i++)
+        g_string_append_printf(out, "%s%s", i ? "," : "",
+                               (char *) g_ptr_array_index(side->statuses, i));
+}
+
+static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
+                     CutKind kind, GString *out)
+{
+    GError *error = NULL;
+    mig_side_handshake(src);
+    mig_side_handshake(dst);
+
+    const QmpMigrationCapability caps[] = {
+        QMP_MIGRATION_CAPABILITY_EVENTS, QMP_MIGRATION_CAPABILITY_RETURN_PATH,
+        QMP_MIGRATION_CAPABILITY_POSTCOPY_RAM, QMP_MIGRATION_CAPABILITY_POSTCOPY_PREEMPT,
+    };
+    mig_side_set_caps(dst, caps, G_N_ELEMENTS(caps));
+    QmpMigrateIncomingArgs in = { u->incoming, FALSE, FALSE };
+    g_assert_true(qmp_migrate_incoming(dst->mon, &in, &error));
+    g_assert_no_error(error);
+
+    mig_side_set_caps(src, caps, G_N_ELEMENTS(caps));
+    set_postcopy_bandwidth(src, SLOW_POSTCOPY);
+    QmpMigrateArgs m = { .uri = u->migrate };
+    g_assert_true(qmp_migrate(src->mon, &m, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_migrate_start_postcopy(src->mon, &error));
+    g_assert_no_error(error);
+
+    /* Mid-post-copy: switched, and some pages moved since. */
+    static const char *const postcopy[] = { "postcopy-active", NULL };
+    for (;;) {
+        g_autoptr(QmpMigrationInfo) info = mig_side_poll(src, postcopy);
+        g_assert_nonnull(info->ram);
+        if ((gint64) info->ram->postcopy_bytes >= CUT_AFTER) {
+            g_assert_cmpint(info->ram->remaining, >, 0);
+            break;
+        }
+        mig_sleep(src, 50);
+    }
+    mig_side_wait_event(dst, "postcopy-active");
+
+    static const char *const paused[] = { "postcopy-paused", NULL };
+    if (kind == CUT_RESET) {
+        if (proxy)
+            mig_proxy_reset(proxy);
+        /* Both sides notice by themselves. */
+        g_autoptr(QmpMigrationInfo) info = mig_side_poll(src, paused);
+        mig_side_wait_event(dst, "postcopy-paused");
+    } else {
+        if (proxy)
+            mig_proxy_silence(proxy);
+        /* Nobody notices: the client sees the bytes stop moving. */
+        gint64 last = -1;
+        guint still = 0;
+        while (still < STALL_POLLS) {
+            g_autoptr(QmpMigrationInfo) info = mig_side_poll(src, postcopy);
+            still = info->ram->transferred == last ? still + 1 : 0;
+            last = info->ram->transferred;
+            mig_sleep(src, 100);
+        }
+        g_assert_false(g_ptr_array_find_with_equal_func(dst->statuses, "postcopy-paused",
+                                                        g_str_equal, NULL));
+        g_assert_true(qmp_migrate_pause(src->mon, &error));
+        g_assert_no_error(error);
+        g_assert_true(qmp_migrate_pause(dst->mon, &error));
+        g_assert_no_error(error);
+        g_autoptr(QmpMigrationInfo) info = mig_side_poll(src, paused);
+        mig_side_wait_event(dst, "postcopy-paused");
+    }
+
+    /* Recover on a new address, at full speed. */
+    QmpMigrateRecoverArgs rec = { u->recover };
+    g_assert_true(qmp_migrate_recover(dst->mon, &rec, &error));
+    g_assert_no_error(error);
+    set_postcopy_bandwidth(src, 0);
+    QmpMigrateArgs resume = { .uri = u->recover, .has_resume = TRUE, .resume = TRUE };
+    g_assert_true(qmp_migrate(src->mon, &resume, &error));
+    g_assert_no_error(error);
+
+    static const char *const completed[] = { "completed", NULL };
+    g_autoptr(QmpMigrationInfo) done = mig_side_poll(src, completed);
+    mig_side_wait_event(dst, "completed");
+    g_assert_true(qmp_stop(dst->mon, &error));
+    g_assert_no_error(error);
+    mig_side_pmemsave(src, "src-mem.bin");
+    mig_side_pmemsave(dst, "dst-mem.bin");
+
+    g_string_append_printf(out, "cut=%s", kind == CUT_RESET ? "reset" : "silent");
+    join_statuses(out, "src", src);
+    join_statuses(out, "dst", dst);
+    mig_side_quit(src);
+    mig_side_quit(dst);
+}
+
+static void paths(const char *dir, const Case *c, char **src, char **dst)
+{
+    g_autofree char *s = g_strdup_printf("migration-linkcut-raw-%s-source.jsonl", c->name);
+    g_autofree char *d = g_strdup_printf("migration-linkcut-raw-%s-destination.jsonl", c->name);
+    *src = g_build_filename(dir, s, NULL);
+    *dst = g_build_filename(dir, d, NULL);
+}
+
+static char *replay(const Case *c, const char *dir)
+{
+    g_autofree char *sp = NULL, *dp = NULL;
+    paths(dir, c, &sp, &dp);
+    Uris u = { mig_recorded_uri(dp, "migrate-incoming", 0), mig_recorded_uri(sp, "migrate", 0),
+               mig_recorded_uri(dp, "migrate-recover", 0) };
+    MigSide src, dst;
+    mig_side_replay(&src, "source", sp);
+    mig_side_replay(&dst, "destination", dp);
+    GString *out = g_string_new(NULL);
+    scenario(&src, &dst, &u, NULL, c->kind, out);
+    mig_side_finish(&src);
+    mig_side_finish(&dst);
+    g_free(u.incoming);
+    g_free(u.migrate);
+    g_free(u.recover);
+    return g_string_free(out, FALSE);
+}
+
+static void test_replay(gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *dir = mig_test_recordings_dir();
+    g_autofree char *summary = replay(c, dir);
+    g_test_message("%s", summary);
+}
+
+static void test_live(gconstpointer data)
+{
+    const Case *c = data;
+    GError *error = NULL;
+    g_autofree char *rand = mig_test_rand_file(tmpdir);
+    g_autofree char *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
+    g_autofree char *sp = NULL, *dp = NULL;
+    paths(recdir, c, &sp, &dp);
+
+    guint16 dst_port = mig_proxy_free_port(&error);
+    g_assert_no_error(error);
+    guint16 rec_port = mig_proxy_free_port(&error);
+    g_assert_no_error(error);
+    g_autoptr(MigProxy) proxy = mig_proxy_new(dst_port, &error);
+    g_assert_no_error(error);
+    Uris u = { g_strdup_printf("tcp:127.0.0.1:%u", dst_port),
+               g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(proxy)),
+               g_strdup_printf("tcp:127.0.0.1:%u", rec_port) };
+
+    MigSide src, dst;
+    mig_side_spawn(&src, "source", mig_test_qemu_72(), "q35", rand, tmpdir, sp,
+                   "qemu-7.2 q35 migration source (post-copy, link cut)");
+    mig_side_spawn(&dst, "destination", mig_test_qemu_72(), "q35", NULL, tmpdir, dp,
+                   "qemu-7.2 q35 migration destination (post-copy, link cut)");
+    g_autoptr(GString) out = g_string_new(NULL);
+    scenario(&src, &dst, &u, proxy, c->kind, out);
+    g_test_message("live: %s; proxy: %u connections, %" G_GUINT64_FORMAT " bytes forward, %"
+                   G_GUINT64_FORMAT " back", out->str, mig_proxy_get_n_connections(proxy),
+                   mig_proxy_get_bytes(proxy, MIG_PROXY_TO_TARGET),
+                   mig_proxy_get_bytes(proxy, MIG_PROXY_TO_CLIENT));
+    mig_side_finish(&src);
+    mig_side_finish(&dst);
+    g_free(u.incoming);
+    g_free(u.migrate);
+    g_free(u.recover);
+
+    /* The pages really moved: both sides hold the random file. */
+    g_autofree char *sm = g_build_filename(tmpdir, "src-mem.bin", NULL);
+    g_autofree char *dm = g_build_filename(tmpdir, "dst-mem.bin", NULL);
+    g_autofree char *h_rand = mig_test_sha256(rand);
+    g_autofree char *h_src = mig_test_sha256(sm);
+    g_autofree char *h_dst = mig_test_sha256(dm);
+    g_unlink(sm);
+    g_unlink(dm);
+    g_assert_cmpstr(h_src, ==, h_rand);
+    g_assert_cmpstr(h_dst, ==, h_rand);
+
+    /* The recordings replay to the same conversation. */
+    g_autofree char *again = replay(c, recdir);
+    g_assert_cmpstr(again, ==, out->str);
+    if (!mig_test_rerecord()) {
+        g_unlink(sp);
+        g_unlink(dp);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    gboolean live = argc > 1 && strcmp(argv[1], "--live") == 0;
+    g_test_init(&argc, &argv, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (live && !mig_test_qemu_72()) {
+        g_print("skipped: qemu-system-x86_64 not found in PATH\n");
+        return 77;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *name = g_strdup_printf("/migration/linkcut-raw/%s/%s",
+                                                live ? "live" : "replay", cases[i].name);
+        g_test_add_data_func(name, &cases[i], live ? test_live : test_replay);
+    }
+    if (live)
+        tmpdir = mig_test_tmpdir();
+    int rc = g_test_run();
+    mig_test_rmdir(tmpdir);
+    g_free(tmpdir);
+    return rc;
+}
