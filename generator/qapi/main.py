@@ -8,6 +8,7 @@ import sys
 
 from .source import SchemaError
 from .schema import Schema
+from . import output
 
 # backend name -> (module, one-line description)
 BACKENDS = {
@@ -45,7 +46,8 @@ def main(argv):
     ap.add_argument('--prefix', default='qmp', help='C name prefix '
                     '(default qmp)')
     ap.add_argument('--check-only', action='store_true',
-                    help='parse and check, write nothing')
+                    help='parse and check as the selected backends would '
+                    '(with the --define conditions), write nothing')
     ap.add_argument('schema', metavar='SCHEMA.json')
     args = ap.parse_args(argv)
     try:
@@ -53,9 +55,12 @@ def main(argv):
     except SchemaError as e:
         print('%s' % e, file=sys.stderr)
         return 1
-    if args.check_only:
-        return 0
-    os.makedirs(args.output_dir, exist_ok=True)
+    # --check-only runs the backends without writing: one set of checks
+    # (some, like a present member using a type whose condition is false,
+    # depend on the conditions and are made while generating)
+    output.dry_run = args.check_only
+    if not args.check_only:
+        os.makedirs(args.output_dir, exist_ok=True)
     defined = frozenset(args.define)
     for name in args.backend or DEFAULT_BACKENDS:
         mod = importlib.import_module('.' + BACKENDS[name][0], 'qapi')

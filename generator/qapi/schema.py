@@ -570,9 +570,15 @@ class Schema:
             raise SchemaError(expr.node('prefix').pos,
                               "'prefix' must be a string")
         members = []
+        seen = {}
         permissive = name in self.pragma.member_exceptions
         for v in data.value:
             mname, mif = self._name_and_if(v, "enum member")
+            if mname in seen:
+                raise SchemaError(v.pos, "enum '%s' lists value '%s' twice "
+                                  "(first at line %d)"
+                                  % (name, mname, seen[mname].line))
+            seen[mname] = v.pos
             feats = self._features(v.value.get('features'), module) \
                 if isinstance(v.value, dict) else []
             self._check_name(mname, v.pos, "enum member '%s'" % mname,

@@ -92,14 +92,20 @@ def bad():
             continue
         with open(os.path.join(HERE, 'bad', f[:-5] + '.err')) as fp:
             want = fp.read().strip()
-        with tempfile.TemporaryDirectory() as tmp:
-            r = run_gen(['-o', tmp, 'bad/' + f])
-        got = r.stderr.strip()
-        if r.returncode == 0:
-            print('FAIL bad/%s: accepted, expected: %s' % (f, want))
-            failed += 1
-        elif got != want:
-            print('FAIL bad/%s:\n  expected: %s\n  got:      %s' % (f, want, got))
+        # full generation and --check-only must find the same fault
+        bad_runs = []
+        for mode in ([], ['--check-only']):
+            with tempfile.TemporaryDirectory() as tmp:
+                r = run_gen(mode + ['-o', tmp, 'bad/' + f])
+            got = r.stderr.strip()
+            how = ' '.join(mode) or 'generation'
+            if r.returncode == 0:
+                bad_runs.append('%s accepted it, expected: %s' % (how, want))
+            elif got != want:
+                bad_runs.append('%s:\n  expected: %s\n  got:      %s'
+                                % (how, want, got))
+        if bad_runs:
+            print('FAIL bad/%s: %s' % (f, '\n  '.join(bad_runs)))
             failed += 1
         else:
             print('ok bad/%s' % f)
