@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-block-copy: block copy (qmp-block-copy.h) against
+ *
+ *  - the recordings replay-tests/recordings/block-*.jsonl, replayed
+ *    strictly (default; suite "replay"), or
+ *  - live QEMU (--live; suite "live"): 7.2, and 10.0 when
+ *    $QMPKIT_QEMU_10 names its binary.  Each conversation is recorded (to a
+ *    temporary folder, or with QMPKIT_RERECORD=1 over the recordings in the
+ *    tree), then the fresh recording is replayed through the same client
+ *    function and must give the same summary.
+ *
+ * The disk is a qcow2 of 256 MiB with 200 MiB written (qemu-img, qemu-io);
+ * QEMU runs in the temporary folder so that every path in the conversation
+ * is relative and a replay does not depend on where it was recorded.
+ *
+ * block-drive-fallback.jsonl is derived, not recorded as it is: no QEMU we
+ * support lacks blockdev-mirror, so the live run asks query-commands itself
+ * and forces drive-mirror, and the recording's query-commands reply is then
+ * rewritten without "blockdev-mirror".  Replayed, the client takes the
+ * automatic choice, sends the same query-commands from inside the library,
+ * sees no blockdev-mirror and must send drive-mirror, as recorded.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "qmp-block-copy.h"
+#include "qmp-commands.h"
+#include "qmp-replay.h"
+
+#define MIB G_GINT64_CONSTANT(1048576)
+#define WAIT_MS 120000
+
+static gboolean live;        /* talking to real QEMU */
+static char *tmpdir;         /* live: QEMU's cwd, images, fresh recordings */
+static const char *qemu_bin; /* live: the binary of the current run */
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static int run(const char *const *argv)
+{
+    GError *error = NULL;
+    int status = -1;
+    g_autofree char *out = NULL, *err = NULL;
+    g_spawn_sync(tmpdir, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                 &status, &error);
+    g_assert_no_error(error);
+    if (!g_spawn_check_wait_status(status, NULL))
+        g_test_message("%s: %s%s", argv[0], out, err);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void make_image(const char *name, const char *size)
+{
+    const char *const argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", name, size, NULL };
+    g_assert_cmpint(run(argv), ==, 0);
+}
+
+static void compare_images(const char *a, const char *b)
+{
+    const char *const argv[] = { "qemu-img", "compare", "-q", a, b, NULL };
+    g_assert_cmpint(run(argv), ==, 0);
+}
+
+static void handshake(QmpMonitor *mon)
+{
+    GError *error = NULL;
+    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 20000, &error));
+    g_assert_no_error(error);
+}
+
+static void quit(QmpMonitor *mon)
+{
+    GError *error = NULL;
+    if (!qmp_quit(mon, &error)) {
+        g_assert_error(error, QMP_ERROR, QMP_ERROR_CLOSED);
+        g_clear_error(&error);
+    }
+}
+
+static void append_state(GString *out, QmpBlockCopyJob *job)
+{
+    gint64 off, len;
+    qmp_block_copy_job_get_progress(job, &off, &len, NULL, NULL);
+    g_string_append_printf(out, " %s:%s:%s", qmp_block_copy_job_get_id(job),
+                           qmp_block_copy_job_get_command(job),
+                           qmp_block_copy_job_state_to_string(qmp_block_copy_job_get_state(job)));
+}
+
+static void append_error(GString *out, const GError *e)
+{
+    g_string_append_printf(out, " error(%s %d: %s)", g_quark_to_string(e->domain), e->code,
+                           e->message);
+}
+
+/* ---- the conversations ------------------------------------------------------ */
+
+/* blockdev-mirror to an existing image, with every option; READY, pivot. */
+static void run_pivot(QmpMonitor *mon, GString *out)
+{
+    GError *error = NULL;
+    if (live)
+        make_image("pivot.qcow2", "256M");
+    handshake(mon);
+    QmpBlockCopyOptions o;
+    qmp_block_copy_options_init(&o);
+    o.job_id = "pivot0";
+    o.target = "pivot.qcow2";
+    o.format = "qcow2";
+    o.mode = QMP_NEW_IMAGE_MODE_EXISTING;
+    o.granularity = 65536;
+    o.buf_size = 8 * MIB;
+    o.has_on_source_error = TRUE;
+    o.on_source_error = QMP_BLOCKDEV_ON_ERROR_REPORT;
+    o.has_on_target_error = TRUE;
+    o.on_target_error = QMP_BLOCKDEV_ON_ERROR_REPORT;
+    o.write_blocking = TRUE;
+    g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, "drive0", &o, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(qmp_block_copy_job_get_command(job), ==, "blockdev-mirror");
+    g_assert_true(qmp_block_copy_job_wait_ready(job, WAIT_MS, NULL, &error));
+    g_assert_no_error(error);
+    gint64 off, len;
+    qmp_block_copy_job_get_progress(job, &off, &len, NULL, NULL);
+    g_assert_cmpint(off, ==, len);
+    g_assert_cmpint(len, >=, 200 * MIB);
+    /* Not ready twice: a pivot is refused on a job that is not READY. */
+    g_assert_true(qmp_block_copy_job_pivot(job, WAIT_MS, &error));
+    g_assert_no_error(error);
+    append_state(out, job);
+    g_assert_cmpint(qmp_block_copy_job_get_state(job), ==, QMP_BLOCK_COPY_JOB_STATE_COMPLETED);
+    g_assert_false(qmp_block_copy_job_pivot(job, WAIT_MS, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_NOT_READY);
+    g_clear_error(&error);
+    /* The disk is the target node now. */
+    gsize n = 0;
+    QmpBlockInfo **blocks = qmp_query_block(mon, &n, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(n, ==, 1);
+    g_assert_cmpstr(blocks[0]->inserted->node_name, ==, "qmpkit-target-pivot0");
+    g_assert_cmpstr(blocks[0]->inserted->file, ==, "pivot.qcow2");
+    g_string_append_printf(out, " disk=%s", blocks[0]->inserted->file);
+    qmp_block_info_free(blocks[0]);
+    g_free(blocks);
+    quit(mon);
+    if (live)
+        compare_images("src.qcow2", "pivot.qcow2");
+}
+
+/* drive-mirror to a new image; READY then cancel: the disk stays on the
+ * source; a second job with the same id is refused. */
+static void run_cancel(QmpMonitor *mon, GString *out)
+{
+    GError *error = NULL;
+    if (live)
+        unlink("cancel.qcow2");
+    handshake(mon);
+    QmpBlockCopyOptions o;
+    qmp_block_copy_options_init(&o);
+    o.job_id = "cancel0";
+    o.target = "cancel.qcow2";
+    o.format = "qcow2";
+    o.sync = QMP_MIRROR_SYNC_MODE_TOP;
+    g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, "drive0", &o, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(qmp_block_copy_job_get_command(job), ==, "drive-mirror");
+    /* The same job id again. */
+    g_autoptr(QmpBlockCopyJob) again = qmp_block_copy_start(mon, "drive0", &o, &error);
+    g_assert_null(again);
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_JOB_EXISTS);
+    g_assert_nonnull(strstr(error->message, "device 'drive0', job 'cancel0'"));
+    append_error(out, error);
+    g_clear_error(&error);
+    g_assert_true(qmp_block_copy_job_wait_ready(job, WAIT_MS, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_block_copy_job_cancel(job, WAIT_MS, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(qmp_block_copy_job_get_state(job), ==, QMP_BLOCK_COPY_JOB_STATE_CANCELLED);
+    g_assert_null(qmp_block_copy_job_get_error(job)); /* a full copy, no switch */
+    append_state(out, job);
+    gsize n = 0;
+    QmpBlockInfo **blocks = qmp_query_block(mon, &n, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(blocks[0]->inserted->file, ==, "src.qcow2");
+    g_string_append_printf(out, " disk=%s", blocks[0]->inserted->file);
+    for (gsize i = 0; i < n; i++)
+        qmp_block_info_free(blocks[i]);
+    g_free(blocks);
+    quit(mon);
+    if (live)
+        compare_images("src.qcow2", "cancel.qcow2");
+}
+
+static void on_ready_done(GObject *src, GAsyncResult *res, gpointer user_data)
+{
+    GError **slot = user_data;
+    if (!qmp_block_copy_job_wait_ready_finish(QMP_BLOCK_COPY_JOB(src), res, slot))
+        g_assert_nonnull(*slot);
+    else
+        *slot = g_error_new_literal(G_IO_ERROR, G_IO_ERROR_FAILED, "unexpectedly ready");
+}
+
+/* 50 MiB/s, observed in progress figures; then 1 MiB/s; then cancelled
+ * mid-way while an async wait for READY is pending. */
+static void run_bandwidth(QmpMonitor *mon, GString *out)
+{
+    GError *error = NULL;
+    if (live)
+        unlink("bw.qcow2");
+    handshake(mon);
+    QmpBlockCopyOptions o;
+    qmp_block_copy_options_init(&o);
+    o.job_id = "bw0";
+    o.target = "bw.qcow2";
+    o.bandwidth_mib_s = -1;
+    g_assert_null(qmp_block_copy_start(mon, "drive0", &o, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID);
+    g_clear_error(&error);
+    o.bandwidth_mib_s = G_MAXINT64 / MIB + 1;
+    g_assert_null(qmp_block_copy_start(mon, "drive0", &o, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "too large"));
+    g_clear_error(&error);
+    o.bandwidth_mib_s = 50;
+    g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, "drive0", &o, &error);
+    g_assert_no_error(error);
+    gint64 off = 0, len = 0, speed = 0, first = 0;
+    double rate = 0;
+    g_assert_true(qmp_block_copy_job_refresh(job, &error));
+    g_assert_no_error(error);
+    qmp_block_copy_job_get_progress(job, &first, &len, &speed, NULL);
+    g_assert_cmpint(speed, ==, 50 * MIB);
+    for (int i = 0; i < 2; i++) {
+        if (live)
+            g_usleep(G_USEC_PER_SEC * 3 / 4);
+        g_assert_true(qmp_block_copy_job_refresh(job, &error));
+        g_assert_no_error(error);
+    }
+    qmp_block_copy_job_get_progress(job, &off, &len, &speed, &rate);
+    g_assert_cmpint(off, >, first);
+    g_assert_cmpint(off, <, len);
+    g_test_message("50 MiB/s: offset %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT
+                   ", measured %.1f MiB/s", off, len, rate / MIB);
+    if (live) {
+        /* Loose: QEMU honours the limit within a few per cent; the load of
+         * the machine only ever makes it slower. */
+        g_assert_cmpfloat(rate, >, 15.0 * MIB);
+        g_assert_cmpfloat(rate, <, 80.0 * MIB);
+    }
+    g_assert_false(qmp_block_copy_job_set_bandwidth(job, -5, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID);
+    g_clear_error(&error);
+    g_assert_true(qmp_block_copy_job_set_bandwidth(job, 1, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_block_copy_job_refresh(job, &error));
+    g_assert_no_error(error);
+    qmp_block_copy_job_get_progress(job, NULL, NULL, &speed, NULL);
+    g_assert_cmpint(speed, ==, MIB);
+    g_string_append_printf(out, " speed=%" G_GINT64_FORMAT, speed);
+
+    GError *ready_error = NULL;
+    qmp_block_copy_job_wait_ready_async(job, NULL, on_ready_done, &ready_error);
+    g_assert_true(qmp_block_copy_job_cancel(job, WAIT_MS, &error));
+    g_assert_no_error(error);
+    while (ready_error == NULL)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_error(ready_error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_CANCELLED);
+    g_assert_nonnull(strstr(ready_error->message, "device 'drive0', job 'bw0': cancelled after"));
+    g_string_append_printf(out, " ready=cancelled");
+    g_clear_error(&ready_error);
+    append_state(out, job);
+    quit(mon);
+}
+
+/* Errors: no such disk, target missing, target full (blkdebug ENOSPC). */
+static void run_errors(QmpMonitor *mon, GString *out)
+{
+    GError *error = NULL;
+    if (live) {
+        make_image("full.qcow2", "256M");
+        g_assert_true(g_file_set_contents("enospc.conf",
+                                          "[inject-error]\nevent = \"write_aio\"\nerrno = \"28\"\n",
+                                          -1, &error));
+    }
+    handshake(mon);
+    QmpBlockCopyOptions o;
+    qmp_block_copy_options_init(&o);
+    o.job_id = "err0";
+    o.target = "nowhere/missing.qcow2";
+    o.mode = QMP_NEW_IMAGE_MODE_EXISTING;
+    g_assert_null(qmp_block_copy_start(mon, "nodisk", &o, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_NO_DEVICE);
+    append_error(out, error);
+    g_clear_error(&error);
+    g_assert_null(qmp_block_copy_start(mon, "drive0", &o, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_TARGET_MISSING);
+    g_assert_nonnull(strstr(error->message, "No such file or directory"));
+    append_error(out, error);
+    g_clear_error(&error);
+
+    o.backend = QMP_BLOCK_COPY_BACKEND_DRIVE_MIRROR;
+    o.target = "blkdebug:enospc.conf:full.qcow2";
+    o.format = "qcow2";
+    g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, "drive0", &o, &error);
+    g_assert_no_error(error);
+    g_assert_false(qmp_block_copy_job_wait_ready(job, WAIT_MS, NULL, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_TARGET_FULL);
+    g_assert_cmpstr(error->message, ==, "device 'drive0', job 'err0': No space left on device");
+    append_error(out, error);
+    g_clear_error(&error);
+    g_assert_cmpint(qmp_block_copy_job_get_state(job), ==, QMP_BLOCK_COPY_JOB_STATE_FAILED);
+    g_assert_cmpuint(qmp_block_copy_job_get_n_io_errors(job), >, 0);
+    /* Cancel of an ended job: clean-up only; the disk is the source. */
+    g_assert_true(qmp_block_copy_job_cancel(job, WAIT_MS, &error));
+    g_assert_no_error(error);
+    append_state(out, job);
+    quit(mon);
+}
+
+/* Live: ask query-commands, force drive-mirror.  Replay of the derived
+ * recording: automatic choice, which must find no blockdev-mirror. */
+static void run_fallback(QmpMonitor *mon, GString *out)
+{
+    GError *error = NULL;
+    if (live)
+        make_image("fallback.qcow2", "256M");
+    handshake(mon);
+    QmpBlockCopyOptions o;
+    qmp_block_copy_options_init(&o);
+    o.job_id = "fb0";
+    o.target = "fallback.qcow2";
+    o.format = "qcow2";
+    o.mode = QMP_NEW_IMAGE_MODE_EXISTING;
+    if (live) {
+        gsize n = 0;
+        QmpCommandInfo **cmds = qmp_query_commands(mon, &n, &error);
+        g_assert_no_error(error);
+        for (gsize i = 0; i < n; i++)
+            qmp_command_info_free(cmds[i]);
+        g_free(cmds);
+        o.backend = QMP_BLOCK_COPY_BACKEND_DRIVE_MIRROR;
+    }
+    g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, "drive0", &o, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(qmp_block_copy_job_get_command(job), ==, "drive-mirror");
+    g_assert_true(qmp_block_copy_job_wait_ready(job, WAIT_MS, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_block_copy_job_pivot(job, WAIT_MS, &error));
+    g_assert_no_error(error);
+    append_state(out, job);
+    quit(mon);
+    if (live)
+        compare_images("src.qcow2", "fallback.qcow2");
+}
+
+typedef struct {
+    const char *name;
+    const char *file;
+    gboolean derived;    /* the recording is rewritten after the live run */
+    gboolean qemu10;     /* also run live against $QMPKIT_QEMU_10 */
+    void (*run)(QmpMonitor *mon, GString *out);
+} Conversation;
+
+static const Conversation conversations[] = {
+    { "pivot", "block-pivot", FALSE, TRUE, run_pivot },
+    { "cancel", "block-cancel", FALSE, FALSE, run_cancel },
+    { "bandwidth", "block-bandwidth", FALSE, FALSE, run_bandwidth },
+    { "errors", "block-errors", FALSE, TRUE, run_errors },
+    { "drive-fallback", "block-drive-fallback", TRUE, FALSE, run_fallback },
+};
+
+static const char *const qemu_args[] = {
+    "-machine", "none", "-nodefaults", "-display", "none", "-S",
+    "-drive", "if=none,id=drive0,file=src.qcow2,format=qcow2", NULL
+};
+
+/* ---- running ------------------------------------------------------------------ */
+
+static char *recordings_dir(void)
+{
+    const char *src = g_getenv("QMPKIT_SOURCE_DIR");
+    return g_build_filename(src ? src : ".", "replay-tests", "recordings", NULL);
+}
+
+static char *replay(const Conversation *c, const char *path)
+{
+    QmpReplayServer *server = NULL;
+    QmpMonitor *mon = qmp_replay_test_start(path, QMP_REPLAY_STRICT, &server);
+    GString *out = g_string_new(NULL);
+    c->run(mon, out);
+    qmp_replay_test_assert_done(server);
+    g_object_unref(mon);
+    qmp_replay_server_free(server);
+    return g_string_free(out, FALSE);
+}
+
+/* The derived recording: the query-commands reply without blockdev-mirror. */
+static void derive(const char *path)
+{
+    GError *error = NULL;
+    g_autofree char *text = NULL;
+    g_assert_true(g_file_get_contents(path, &text, NULL, &error));
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    GString *out = g_string_new(NULL);
+    guint removed = 0;
+    for (guint i = 0; lines[i]; i++) {
+        char *line = lines[i];
+        if (i == 0 && *line) {
+            /* The header says what was done. */
+            g_autoptr(QmpJsonDoc) h = qmp_json_parse(line, strlen(line), 64, &error);
+            g_assert_no_error(error);
+            g_string_append_printf(out, "{\"qmpkit-recording\": 1, \"peer\": \"%s; derived: "
+                                   "blockdev-mirror removed from the query-commands reply\"}\n",
+                                   qmp_json_get_string(qmp_json_lookup(qmp_json_doc_root(h), "peer")));
+            continue;
+        }
+        const char *needle = "{\"name\": \"blockdev-mirror\"}, ";
+        char *hit = strstr(line, needle);
+        if (hit) {
+            memmove(hit, hit + strlen(needle), strlen(hit + strlen(needle)) + 1);
+            removed++;
+        }
+        if (*line)
+            g_string_append_printf(out, "%s\n", line);
+    }
+    g_assert_cmpuint(removed, ==, 1);
+    g_assert_true(g_file_set_contents(path, out->str, out->len, &error));
+    g_string_free(out, TRUE);
+}
+
+static void live_run(const Conversation *c, const char *binary, const char *label,
+                     const char *file)
+{
+    GError *error = NULL;
+    gboolean rerecord = g_strcmp0(g_getenv("QMPKIT_RERECORD"), "1") == 0;
+    g_autofree char *srcdir = recordings_dir();
+    g_autofree char *path = g_build_filename(rerecord ? srcdir : tmpdir, file, NULL);
+    g_autofree char *cwd = g_get_current_dir();
+    g_assert_cmpint(chdir(tmpdir), ==, 0);
+    qemu_bin = binary;
+    QmpMonitor *mon = qmp_monitor_new(NULL);
+    g_autofree char *peer = g_strdup_printf("%s -machine none, one qcow2 drive", label);
+    g_assert_true(qmp_monitor_record_to_file(mon, path, peer, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_monitor_spawn(mon, binary, qemu_args, &error));
+    g_assert_no_error(error);
+    g_autoptr(GString) out = g_string_new(NULL);
+    live = TRUE;
+    c->run(mon, out);
+    live = FALSE;
+    g_object_unref(mon);
+    g_assert_cmpint(chdir(cwd), ==, 0);
+    g_test_message("%s live (%s): %s", c->name, label, out->str);
+    if (c->derived)
+        derive(path);
+    g_autofree char *fresh = replay(c, path);
+    g_assert_cmpstr(fresh, ==, out->str);
+    if (!rerecord) {
+        g_autofree char *tree = g_build_filename(srcdir, file, NULL);
+        g_autofree char *old = replay(c, tree);
+        g_assert_cmpstr(old, ==, out->str);
+    }
+}
+
+static void test_live(gconstpointer data)
+{
+    const Conversation *c = data;
+    g_autofree char *file = g_strconcat(c->file, ".jsonl", NULL);
+    live_run(c, "qemu-system-x86_64", "qemu-7.2", file);
+}
+
+static void test_live10(gconstpointer data)
+{
+    const Conversation *c = data;
+    const char *q10 = g_getenv("QMPKIT_QEMU_10");
+    if (q10 == NULL || !g_file_test(q10, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("QMPKIT_QEMU_10 not set");
+        return;
+    }
+    g_autofree char *file = g_strconcat(c->file, "-qemu10.jsonl", NULL);
+    live_run(c, q10, "qemu-10.0", file);
+}
+
+static void test_replay(gconstpointer data)
+{
+    const Conversation *c = data;
+    g_autofree char *dir = recordings_dir();
+    g_autofree char *name = g_strconcat(c->file, ".jsonl", NULL);
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    g_autofree char *summary = replay(c, path);
+    g_test_message("%s: %s", c->name, summary);
+}
+
+static void test_replay10(gconstpointer data)
+{
+    const Conversation *c = data;
+    g_autofree char *dir = recordings_dir();
+    g_autofree char *name = g_strconcat(c->file, "-qemu10.jsonl", NULL);
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_test_skip("no 10.0 recording");
+        return;
+    }
+    g_autofree char *summary = replay(c, path);
+    g_test_message("%s (10.0): %s", c->name, summary);
+}
+
+static void test_options(void)
+{
+    GError *error = NULL;
+    gint64 b = 0;
+    g_assert_true(qmp_block_copy_bandwidth_to_bytes(50, &b, &error));
+    g_assert_cmpint(b, ==, 52428800);
+    g_assert_true(qmp_block_copy_bandwidth_to_bytes(G_MAXINT64 / MIB, &b, &error));
+    g_assert_false(qmp_block_copy_bandwidth_to_bytes(G_MAXINT64 / MIB + 1, &b, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID);
+    g_clear_error(&error);
+    g_assert_false(qmp_block_copy_bandwidth_to_bytes(-1, &b, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "negative"));
+    g_clear_error(&error);
+}
+
+int main(int argc, char **argv)
+{
+    gboolean live_mode = argc > 1 && strcmp(argv[1], "--live") == 0;
+    g_test_init(&argc, &argv, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (live_mode) {
+        g_autofree char *qemu = g_find_program_in_path("qemu-system-x86_64");
+        g_autofree char *img = g_find_program_in_path("qemu-img");
+        g_autofree char *io = g_find_program_in_path("qemu-io");
+        if (!qemu || !img || !io) {
+            g_print("skipped: qemu-system-x86_64, qemu-img or qemu-io not in PATH\n");
+            return 77;
+        }
+        tmpdir = g_dir_make_tmp("qmpkit-block-XXXXXX", NULL);
+        const char *const mk[] = { "qemu-img", "create", "-q", "-f", "qcow2", "src.qcow2",
+                                   "256M", NULL };
+        g_assert_cmpint(run(mk), ==, 0);
+        const char *const wr[] = { "qemu-io", "-c", "write -P 0x5a 0 200M", "src.qcow2", NULL };
+        g_assert_cmpint(run(wr), ==, 0);
+    } else {
+        g_test_add_func("/block-copy/options", test_options);
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(conversations); i++) {
+        const Conversation *c = &conversations[i];
+        g_autofree char *name = g_strdup_printf("/%s/%s", live_mode ? "live" : "replay", c->name);
+        g_test_add_data_func(name, c, live_mode ? test_live : test_replay);
+        if (c->qemu10) {
+            g_autofree char *n10 = g_strdup_printf("/%s/%s-qemu10", live_mode ? "live" : "replay",
+                                                   c->name);
+            g_test_add_data_func(n10, c, live_mode ? test_live10 : test_replay10);
+        }
+    }
+    int rc = g_test_run();
+    if (tmpdir) {
+        g_autoptr(GDir) d = g_dir_open(tmpdir, 0, NULL);
+        const char *f;
+        while (d && (f = g_dir_read_name(d))) {
+            g_autofree char *p = g_build_filename(tmpdir, f, NULL);
+            unlink(p);
+        }
+        rmdir(tmpdir);
+        g_free(tmpdir);
+    }
+    return rc;
+}
