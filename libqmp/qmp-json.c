@@ -1081,6 +1081,20 @@ qmp_json_to_string(const QmpJson *node)
     return out;
 }
 
+void
+qmp_json_append_escaped(GString *out, const char *s, gsize len)
+{
+    for (gsize i = 0; i < len; i++) {
+        guchar c = (guchar) s[i];
+        if (c == '"' || c == '\\')
+            g_string_append_c(out, '\\');
+        if (c < 0x20)
+            g_string_append_printf(out, "\\u%04x", c);
+        else
+            g_string_append_c(out, (char) c);
+    }
+}
+
 /* ------------------------------------------------------------- equality */
 
 static gboolean

@@ -118,6 +118,11 @@ yajl_gen_status qmp_json_gen(const QmpJson *node, yajl_gen gen);
  * yajl_gen_invalid_number. */
 yajl_gen_status qmp_json_gen_double(yajl_gen gen, double d);
 
+/* Append s (len bytes, any content) to out escaped for the inside of a
+ * JSON string literal: '"' and '\\' get a backslash, control characters
+ * become \u00XX; other bytes are copied as they are. */
+void qmp_json_append_escaped(GString *out, const char *s, gsize len);
+
 /* Serialize to a newly allocated compact string (no newline). */
 char *qmp_json_to_string(const QmpJson *node);
 

@@ -362,7 +362,7 @@ int main(int argc, char **argv)
 {
     gboolean live_mode = argc > 1 && strcmp(argv[1], "--live") == 0;
     g_test_init(&argc, &argv, NULL);
-    /* libqmp's farewell "quit" to a spawned QEMU (monitor.c send_quit) is a
+    /* libqmp's farewell "quit" to a spawned QEMU (session-close.c send_quit) is a
      * plain write(): after our own quit QEMU may be gone already. */
     signal(SIGPIPE, SIG_IGN);
     if (live_mode) {

@@ -150,14 +150,7 @@ static void record_message(QmpRecorder *r, GHashTable *secrets, QmpTraceDirectio
         /* Not JSON: keep it as a string so the file stays readable. */
         g_autofree char *s = g_strndup(text, len);
         GString *q = g_string_new("{\"qmp-replay-unparsed\": \"");
-        for (const char *p = s; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                g_string_append_c(q, '\\');
-            if ((unsigned char) *p < 0x20)
-                g_string_append_printf(q, "\\u%04x", *p);
-            else
-                g_string_append_c(q, *p);
-        }
+        qmp_json_append_escaped(q, s, strlen(s));
         g_string_append(q, "\"}");
         qmp_recorder_add(r, dir, q->str, q->len, n_fds);
         g_string_free(q, TRUE);
@@ -173,25 +166,8 @@ static void record_message(QmpRecorder *r, GHashTable *secrets, QmpTraceDirectio
 static gboolean write_all(int fd, const char *p, gsize n, const int *fds, guint n_fds)
 {
     while (n > 0) {
-        union {
-            char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-            struct cmsghdr align;
-        } control;
         struct iovec iov = { (void *) p, n };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        if (n_fds > 0) {
-            memset(&control, 0, sizeof(control));
-            mh.msg_control = control.buf;
-            mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-            memcpy(CMSG_DATA(c), fds, sizeof(int) * n_fds);
-        }
-        ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
+        gssize w = qmp_transport_send(fd, &iov, 1, fds, n_fds);
         if (w < 0)
             return FALSE;
         p += w;

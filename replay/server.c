@@ -8,7 +8,9 @@
 #include <unistd.h>
 #include <glib-unix.h>
 #include <yajl/yajl_gen.h>
-#include "replay-private.h"
+#include "recording-private.h"
+#include "qmp-replay-server.h"
+#include "qmp-replay-diff.h"
 #include "qmp-schema-check.h"
 #include "transport.h" /* libqmp's fd passing (exported, not installed) */
 #include "qmp-introspect.h"

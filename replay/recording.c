@@ -2,7 +2,7 @@
 /* recording.c: reading recordings (our JSON Lines format and libvirt's
  * .replies format) into a list of messages. */
 #include <string.h>
-#include "replay-private.h"
+#include "recording-private.h"
 
 static QmpReplayMsgKind classify(const QmpJson *msg, const char **name,
                                  const QmpJson **id, const QmpJson **args)

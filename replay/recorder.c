@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "replay-private.h"
+#include "qmp-recorder.h"
 
 struct _QmpRecorder {
     FILE *f;
@@ -16,17 +16,10 @@ struct _QmpRecorder {
 
 static void put_json_string(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char) *s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    g_autoptr(GString) g = g_string_new("\"");
+    qmp_json_append_escaped(g, s, strlen(s));
+    g_string_append_c(g, '"');
+    fputs(g->str, f);
 }
 
 QmpRecorder *qmp_recorder_new(const char *path, const char *peer, GError **error)

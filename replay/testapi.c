@@ -2,7 +2,7 @@
 /* testapi.c: starting a replay server for a unit test in one call. */
 #include <sys/socket.h>
 #include <unistd.h>
-#include "replay-private.h"
+#include "qmp-replay-test.h"
 
 char *qmp_replay_test_recording_path(const char *name)
 {

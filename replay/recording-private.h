@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* replay-private.h: internals shared by the replay library's files. */
+/* recording-private.h: the inside of a loaded recording, shared by the
+ * replay library's files. */
 #pragma once
 
-#include "qmp-replay.h"
+#include "qmp-recording.h"
 
 typedef struct {
     QmpJsonDoc *doc;      /* borrowed from QmpReplay.docs */

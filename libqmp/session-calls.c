@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * session-calls.c: commands: building a command's message, ids and the pending
+ * table, the in-flight window, matching replies, cancel and timeout, and the
+ * sync variants (see qmp-monitor.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include "session-private.h"
+#include "trace.h"
+
+#define EAGER_BATCH 16 /* commands queued by callbacks written together */
+#define ID_PREFIX "qmpkit-"
+
+/* ---- the in-flight window ---------------------------------------------- */
+
+static gboolean window_applies(QmpMonitor *mon)
+{
+    return mon->oob_enabled && mon->max_in_flight > 0;
+}
+
+/* Move held ordinary commands into the output queue while the window allows. */
+void qmp_session_release_held(QmpMonitor *mon)
+{
+    while (!g_queue_is_empty(&mon->held) &&
+           (!window_applies(mon) || mon->n_ordinary < mon->max_in_flight)) {
+        QmpOut *out = g_queue_pop_head_link(&mon->held)->data;
+        if (out->dropped) {
+            qmp_session_out_free(out);
+            continue;
+        }
+        g_queue_push_tail_link(&mon->outq, &out->link);
+        mon->n_ordinary++;
+    }
+}
+
+static void enqueue(QmpMonitor *mon, QmpOut *out)
+{
+    gboolean was_idle = g_queue_is_empty(&mon->outq);
+
+    if (out->oob) {
+        /* Overtake ordinary commands not yet started. */
+        GList *l = mon->outq.head;
+        while (l && (((QmpOut *) l->data)->off > 0 || ((QmpOut *) l->data)->oob))
+            l = l->next;
+        if (l)
+            g_queue_insert_before_link(&mon->outq, l, &out->link);
+        else
+            g_queue_push_tail_link(&mon->outq, &out->link);
+    } else {
+        out->ordinary = TRUE;
+        if (g_queue_is_empty(&mon->held) &&
+            (!window_applies(mon) || mon->n_ordinary < mon->max_in_flight)) {
+            g_queue_push_tail_link(&mon->outq, &out->link);
+            mon->n_ordinary++;
+        } else {
+            g_queue_push_tail_link(&mon->held, &out->link);
+            qmp_session_release_held(mon);
+        }
+    }
+    /* Write at once when nothing was waiting (saves a poll per command);
+     * errors are left to the output source so that no callback runs from
+     * inside the caller's _async() call.  Commands issued by callbacks
+     * while the inbox is dispatched are written together afterwards. */
+    if (mon->dispatch_depth > 0) {
+        /* dispatch_inbox() writes the rest when it is done; a long batch
+         * already goes out in parts, so that the peer works on the first
+         * commands while later replies are still being dispatched. */
+        if (mon->outq.length >= EAGER_BATCH && !mon->out_source)
+            qmp_session_flush(mon);
+        return;
+    }
+    if (was_idle && !mon->out_source)
+        qmp_session_flush(mon);
+    qmp_session_arm_output(mon);
+}
+
+static void reply_settled(QmpMonitor *mon, gboolean ordinary)
+{
+    if (ordinary && mon->n_ordinary > 0)
+        mon->n_ordinary--;
+    if (!g_queue_is_empty(&mon->held)) {
+        gboolean was_idle = g_queue_is_empty(&mon->outq);
+        qmp_session_release_held(mon);
+        if (mon->dispatch_depth > 0)
+            return; /* dispatch_inbox() writes when it is done */
+        if (was_idle && !mon->out_source)
+            qmp_session_flush(mon);
+        qmp_session_arm_output(mon);
+    }
+}
+
+/* ---- replies ----------------------------------------------------------- */
+
+/* "qmpkit-17" -> 17, 0 if not one of ours. */
+static guint parse_id(const QmpJson *id)
+{
+    const char *s = id ? qmp_json_get_string(id) : NULL;
+    if (!s || strncmp(s, ID_PREFIX, strlen(ID_PREFIX)) != 0)
+        return 0;
+    s += strlen(ID_PREFIX);
+    if (!g_ascii_isdigit(*s))
+        return 0;
+    guint64 v = 0;
+    for (; g_ascii_isdigit(*s); s++) {
+        v = v * 10 + (guint64) (*s - '0');
+        if (v > G_MAXUINT)
+            return 0;
+    }
+    if (*s || v == 0)
+        return 0;
+    return (guint) v;
+}
+
+GError *qmp_session_handle_reply(QmpMonitor *mon, QmpJsonDoc *doc,
+                            const QmpJson *idn, const QmpJson *err)
+{
+    const char *desc = NULL;
+    if (err) {
+        const QmpJson *d = qmp_json_lookup(err, "desc");
+        desc = d ? qmp_json_get_string(d) : NULL;
+    }
+    if (!idn)
+        return qmp_session_protocol_error("reply without an id%s%s", desc ? ": " : "",
+                              desc ? desc : "");
+    guint id = parse_id(idn);
+    gpointer ab = id && g_hash_table_size(mon->abandoned) > 0
+                  ? g_hash_table_lookup(mon->abandoned, GUINT_TO_POINTER(id)) : NULL;
+    if (ab) {
+        g_hash_table_remove(mon->abandoned, GUINT_TO_POINTER(id));
+        reply_settled(mon, GPOINTER_TO_UINT(ab) == 2);
+        return NULL;
+    }
+    QmpCall *call = id ? g_hash_table_lookup(mon->pending, GUINT_TO_POINTER(id)) : NULL;
+    if (!call || call->out) {
+        char *s = qmp_json_to_string(idn);
+        GError *e = qmp_session_protocol_error("reply with an unknown id %s", s);
+        g_free(s);
+        return e;
+    }
+    g_hash_table_steal(mon->pending, GUINT_TO_POINTER(id));
+    gboolean ordinary = call->ordinary;
+    if (err) {
+        const QmpJson *k = qmp_json_lookup(err, "class");
+        const char *klass = k ? qmp_json_get_string(k) : NULL;
+        QmpCommandErrorCode code = qmp_command_error_code_from_class(klass ? klass : "");
+        qmp_call_complete(call, NULL,
+                          g_error_new_literal(QMP_COMMAND_ERROR, code,
+                                              desc ? desc : "(no description)"));
+    } else {
+        qmp_call_complete(call, qmp_json_doc_ref(doc), NULL);
+    }
+    qmp_call_release(call, mon->call_pool);
+    reply_settled(mon, ordinary);
+    return NULL;
+}
+
+/* ---- cancel and timeout ------------------------------------------------ */
+
+static void abandon(QmpMonitor *mon, QmpCall *call, GError *error);
+
+static gboolean cancel_idle_cb(gpointer data)
+{
+    QmpCall *call = data;
+    QmpMonitor *mon = call->mon;
+
+    if (call->completed)
+        return G_SOURCE_REMOVE;
+    if (call == mon->handshake) {
+        mon->handshake = NULL;
+        if (mon->hs_timeout) {
+            g_source_destroy(mon->hs_timeout);
+            g_clear_pointer(&mon->hs_timeout, g_source_unref);
+        }
+        qmp_call_complete(call, NULL, g_error_new_literal(QMP_ERROR, QMP_ERROR_CANCELLED,
+                                                          "the handshake was cancelled"));
+        g_object_unref(call);
+        return G_SOURCE_REMOVE;
+    }
+    abandon(mon, call, g_error_new_literal(QMP_ERROR, QMP_ERROR_CANCELLED,
+                                           "the command was cancelled"));
+    return G_SOURCE_REMOVE;
+}
+
+/* May run in any thread: hand the work to the monitor's context. */
+static void cancel_in_idle(GCancellable *cancellable, gpointer data)
+{
+    QmpCall *call = data;
+    GSource *s = g_idle_source_new();
+    g_source_set_callback(s, cancel_idle_cb, g_object_ref(call), g_object_unref);
+    g_source_attach(s, qmp_monitor_get_context(call->mon));
+    g_source_unref(s);
+}
+
+void qmp_session_watch_cancellable(QmpCall *call)
+{
+    if (call->cancellable)
+        call->cancel_id = g_cancellable_connect(call->cancellable,
+                                                G_CALLBACK(cancel_in_idle), call, NULL);
+}
+
+/* Abandon a call that timed out: fail it, drop its reply when it comes. */
+static void abandon(QmpMonitor *mon, QmpCall *call, GError *error)
+{
+    if (call->id && g_hash_table_lookup(mon->pending, GUINT_TO_POINTER(call->id))) {
+        g_object_ref(call);
+        g_hash_table_remove(mon->pending, GUINT_TO_POINTER(call->id));
+        if (call->out) {
+            gboolean counted = call->ordinary &&
+                               g_queue_find(&mon->outq, call->out) != NULL;
+            call->out->dropped = TRUE;
+            call->out = NULL;
+            if (counted && mon->n_ordinary > 0)
+                mon->n_ordinary--;
+            reply_settled(mon, FALSE);
+        } else {
+            g_hash_table_insert(mon->abandoned, GUINT_TO_POINTER(call->id),
+                                GUINT_TO_POINTER(call->ordinary ? 2 : 1));
+        }
+        qmp_call_complete(call, NULL, error);
+        g_object_unref(call);
+    } else {
+        qmp_call_complete(call, NULL, error);
+    }
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static gboolean has_control_char(const char *s)
+{
+    for (; *s; s++)
+        if ((guchar) *s < 0x20)
+            return TRUE;
+    return FALSE;
+}
+
+QmpCall *qmp_session_start_execute(QmpMonitor *mon, const char *command,
+                              const char *args_json, QmpExecuteFlags flags,
+                              const int *fds, guint n_fds, gpointer tag,
+                              GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+    QmpCall *call = qmp_call_new_pooled(mon->call_pool, mon, tag, cancellable,
+                                        callback, user_data);
+
+    if (!qmp_session_usable(mon)) {
+        qmp_call_complete_in_idle(call, NULL, qmp_session_closed_error(mon));
+        return call;
+    }
+    if ((flags & QMP_EXECUTE_OOB) && !mon->oob_enabled) {
+        qmp_call_complete_in_idle(call, NULL,
+            g_error_new(QMP_ERROR, QMP_ERROR_UNSUPPORTED,
+                        "cannot send %s out-of-band: OOB is not enabled", command));
+        return call;
+    }
+    if (cancellable && g_cancellable_is_cancelled(cancellable)) {
+        qmp_call_complete_in_idle(call, NULL,
+            g_error_new_literal(QMP_ERROR, QMP_ERROR_CANCELLED, "the command was cancelled"));
+        return call;
+    }
+
+    /* Validate the arguments; find secrets only when someone traces. */
+    QmpJsonDoc *args = NULL;
+    gboolean args_inline = TRUE;
+    if (args_json) {
+        GError *err = NULL;
+        args = qmp_json_parse(args_json, strlen(args_json), 0, &err);
+        if (!args || qmp_json_doc_root(args)->type != QMP_JSON_OBJECT) {
+            qmp_call_complete_in_idle(call, NULL,
+                g_error_new(QMP_ERROR, QMP_ERROR_INVALID, "invalid arguments for %s: %s",
+                            command, err ? err->message : "not a JSON object"));
+            g_clear_error(&err);
+            qmp_json_doc_unref(args);
+            return call;
+        }
+        /* The wire format has one message per line. */
+        args_inline = !strpbrk(args_json, "\r\n");
+    }
+
+    gboolean oob = (flags & QMP_EXECUTE_OOB) != 0;
+    call->id = mon->next_id++;
+    if (mon->next_id == 0)
+        mon->next_id = 1;
+    call->ordinary = !oob;
+
+    /* The whole message goes into one block with its QmpOut: the common
+     * parts are copied with memcpy, the arguments as the caller wrote them
+     * (or re-serialized when they span lines). */
+    g_autofree char *args_text = NULL;
+    const char *args_part = NULL;
+    gsize args_len = 0;
+    if (args) {
+        if (args_inline) {
+            args_part = args_json;
+        } else {
+            args_text = qmp_json_to_string(qmp_json_doc_root(args));
+            args_part = args_text;
+        }
+        args_len = strlen(args_part);
+    }
+    gsize name_len = strlen(command);
+    gboolean plain_name = strpbrk(command, "\"\\") == NULL &&
+                          !has_control_char(command);
+    g_autoptr(GString) name_text = NULL;
+    if (!plain_name) {
+        name_text = g_string_new(NULL);
+        qmp_json_append_escaped(name_text, command, name_len);
+        name_len = name_text->len;
+    }
+    const char *name = plain_name ? command : name_text->str;
+    char digits[16];
+    int nd = 0;
+    for (guint v = call->id; v; v /= 10)
+        digits[nd++] = '0' + v % 10;
+
+    static const char exec[] = "{\"execute\":\"";
+    static const char exec_oob[] = "{\"exec-oob\":\"";
+    static const char arguments[] = "\",\"arguments\":";
+    static const char id_part[] = ",\"id\":\"" ID_PREFIX;
+    gsize head_len = oob ? sizeof(exec_oob) - 1 : sizeof(exec) - 1;
+    gsize total = head_len + name_len +
+                  (args ? sizeof(arguments) - 1 + args_len : 1) +
+                  sizeof(id_part) - 1 + nd + 4;
+    QmpOut *out = g_malloc(sizeof(QmpOut) + total + 1);
+    memset(out, 0, sizeof(QmpOut));
+    out->link.data = out;
+    char *w = out->data = (char *)(out + 1);
+    memcpy(w, oob ? exec_oob : exec, head_len);
+    w += head_len;
+    memcpy(w, name, name_len);
+    w += name_len;
+    if (args) {
+        memcpy(w, arguments, sizeof(arguments) - 1);
+        w += sizeof(arguments) - 1;
+        memcpy(w, args_part, args_len);
+        w += args_len;
+    } else {
+        *w++ = '"';
+    }
+    memcpy(w, id_part, sizeof(id_part) - 1);
+    w += sizeof(id_part) - 1;
+    while (nd > 0)
+        *w++ = digits[--nd];
+    memcpy(w, "\"}\r\n", 5);  /* with the NUL */
+    w += 4;
+    g_assert((gsize)(w - out->data) == total);
+    out->len = total;
+    out->id = call->id;
+    out->oob = oob;
+
+    if (mon->trace && args &&
+        qmp_trace_has_secret(qmp_json_doc_root(args), mon->secret_names)) {
+        GError *err = NULL;
+        QmpJsonDoc *whole = qmp_json_parse(out->data, out->len - 2, 0, &err);
+        if (whole) {
+            out->trace_text = qmp_trace_redact(qmp_json_doc_root(whole),
+                                               mon->secret_names, &out->trace_len);
+            qmp_json_doc_unref(whole);
+        } else {
+            out->trace_text = g_strdup("{\"execute\":\"<redacted>\"}");
+            out->trace_len = strlen(out->trace_text);
+            g_clear_error(&err);
+        }
+    }
+    qmp_json_doc_unref(args);
+
+    if (n_fds > 0) {
+        out->fds = g_new(int, n_fds);
+        for (guint i = 0; i < n_fds; i++) {
+            out->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+            if (out->fds[i] < 0) {
+                int e = errno;
+                out->n_fds = i;
+                qmp_session_out_free(out);
+                qmp_call_complete_in_idle(call, NULL,
+                    g_error_new(QMP_ERROR, QMP_ERROR_INVALID,
+                                "cannot pass fd %d: %s", fds[i], g_strerror(e)));
+                return call;
+            }
+            out->n_fds = i + 1;
+        }
+    }
+
+    call->out = out;
+    g_hash_table_insert(mon->pending, GUINT_TO_POINTER(call->id), g_object_ref(call));
+    qmp_session_watch_cancellable(call);
+    enqueue(mon, out);
+    return call;
+}
+
+void qmp_monitor_execute_async(QmpMonitor *mon, const char *command,
+                               const char *args_json, QmpExecuteFlags flags,
+                               const int *fds, guint n_fds,
+                               GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(QMP_IS_MONITOR(mon));
+    g_return_if_fail(command != NULL);
+    g_return_if_fail(n_fds == 0 || fds != NULL);
+    QmpCall *call = qmp_session_start_execute(mon, command, args_json, flags, fds, n_fds,
+                                  qmp_monitor_execute_async, cancellable,
+                                  callback, user_data);
+    qmp_call_release(call, mon->call_pool);
+}
+
+QmpJsonDoc *qmp_monitor_execute_finish(QmpMonitor *mon, GAsyncResult *result,
+                                       const QmpJson **ret, GError **error)
+{
+    g_return_val_if_fail(QMP_IS_MONITOR(mon), NULL);
+    QmpJsonDoc *doc = qmp_call_propagate(mon, result, qmp_monitor_execute_async, error);
+    if (ret)
+        *ret = doc ? qmp_json_lookup(qmp_json_doc_root(doc), "return") : NULL;
+    return doc;
+}
+
+guint qmp_monitor_get_n_pending(QmpMonitor *mon)
+{
+    g_return_val_if_fail(QMP_IS_MONITOR(mon), 0);
+    return g_hash_table_size(mon->pending);
+}
+
+/* ---- sync calls -------------------------------------------------------- */
+
+static gboolean timeout_flag_cb(gpointer data)
+{
+    *(gboolean *) data = TRUE;
+    return G_SOURCE_REMOVE;
+}
+
+gboolean qmp_session_wait_call(QmpMonitor *mon, QmpCall *call, gint timeout_ms)
+{
+    gboolean timed_out = FALSE;
+    GSource *timer = NULL;
+
+    /* A sync call made from a callback: its command waits for the output
+     * source, since the dispatch it interrupts has not finished. */
+    qmp_session_arm_output(mon);
+    QmpCall *outer = mon->waiting;
+    mon->waiting = call;
+    if (timeout_ms > 0) {
+        timer = g_timeout_source_new(timeout_ms);
+        g_source_set_callback(timer, timeout_flag_cb, &timed_out, NULL);
+        g_source_attach(timer, mon->ctx);
+    }
+    while (!call->completed && !timed_out)
+        g_main_context_iteration(mon->ctx, TRUE);
+    mon->waiting = outer;
+    if (timer) {
+        g_source_destroy(timer);
+        g_source_unref(timer);
+    }
+    return call->completed;
+}
+
+gboolean qmp_session_acquire(QmpMonitor *mon, GError **error)
+{
+    if (!g_main_context_acquire(mon->ctx)) {
+        g_set_error_literal(error, QMP_ERROR, QMP_ERROR_INVALID,
+                            "sync call from a thread that does not own the "
+                            "monitor's main context");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+gint qmp_session_effective_timeout(QmpMonitor *mon, gint timeout_ms)
+{
+    return timeout_ms < 0 ? mon->default_timeout : timeout_ms;
+}
+
+QmpJsonDoc *qmp_monitor_execute(QmpMonitor *mon, const char *command,
+                                const char *args_json, QmpExecuteFlags flags,
+                                const int *fds, guint n_fds, gint timeout_ms,
+                                const QmpJson **ret, GError **error)
+{
+    g_return_val_if_fail(QMP_IS_MONITOR(mon), NULL);
+    g_return_val_if_fail(command != NULL, NULL);
+    g_return_val_if_fail(n_fds == 0 || fds != NULL, NULL);
+    if (ret)
+        *ret = NULL;
+    if (!qmp_session_acquire(mon, error))
+        return NULL;
+    gint t = qmp_session_effective_timeout(mon, timeout_ms);
+    QmpCall *call = qmp_session_start_execute(mon, command, args_json, flags, fds, n_fds,
+                                  qmp_monitor_execute_async, NULL, NULL, NULL);
+    if (!qmp_session_wait_call(mon, call, t))
+        abandon(mon, call, g_error_new(QMP_ERROR, QMP_ERROR_TIMEOUT,
+                                       "no reply to %s within %d ms", command, t));
+    g_main_context_release(mon->ctx);
+    QmpJsonDoc *doc = qmp_monitor_execute_finish(mon, G_ASYNC_RESULT(call), ret, error);
+    g_object_unref(call);
+    return doc;
+}
