@@ -9,7 +9,8 @@ cd "$(dirname "$0")"
 packages=(
   build-essential meson ninja-build pkg-config python3
   libglib2.0-dev libyajl-dev libxml2-dev
-  valgrind qemu-system-x86 qemu-utils iproute2
+  libedit-dev
+  valgrind qemu-system-x86 qemu-utils iproute2 tmux
 )
 
 install_missing() {
