@@ -52,11 +52,10 @@ static void qmp_call_async_result_init(GAsyncResultIface *iface)
     iface->is_tagged = call_is_tagged;
 }
 
-QmpCall *qmp_call_new(QmpMonitor *mon, gpointer source_tag,
-                      GCancellable *cancellable,
-                      GAsyncReadyCallback callback, gpointer user_data)
+static QmpCall *call_init(QmpCall *call, QmpMonitor *mon, gpointer source_tag,
+                          GCancellable *cancellable,
+                          GAsyncReadyCallback callback, gpointer user_data)
 {
-    QmpCall *call = g_object_new(QMP_TYPE_CALL, NULL);
     call->mon = g_object_ref(mon);
     call->source_tag = source_tag;
     call->callback = callback;
@@ -66,22 +65,23 @@ QmpCall *qmp_call_new(QmpMonitor *mon, gpointer source_tag,
     return call;
 }
 
+QmpCall *qmp_call_new(QmpMonitor *mon, gpointer source_tag,
+                      GCancellable *cancellable,
+                      GAsyncReadyCallback callback, gpointer user_data)
+{
+    return call_init(g_object_new(QMP_TYPE_CALL, NULL), mon, source_tag,
+                     cancellable, callback, user_data);
+}
+
 #define POOL_MAX 64
 
 QmpCall *qmp_call_new_pooled(GPtrArray *pool, QmpMonitor *mon, gpointer source_tag,
                              GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer user_data)
 {
-    if (pool->len == 0)
-        return qmp_call_new(mon, source_tag, cancellable, callback, user_data);
-    QmpCall *call = g_ptr_array_steal_index_fast(pool, pool->len - 1);
-    call->mon = g_object_ref(mon);
-    call->source_tag = source_tag;
-    call->callback = callback;
-    call->user_data = user_data;
-    if (cancellable)
-        call->cancellable = g_object_ref(cancellable);
-    return call;
+    QmpCall *call = pool->len > 0 ? g_ptr_array_steal_index_fast(pool, pool->len - 1)
+                                  : g_object_new(QMP_TYPE_CALL, NULL);
+    return call_init(call, mon, source_tag, cancellable, callback, user_data);
 }
 
 void qmp_call_release(QmpCall *call, GPtrArray *pool)

@@ -22,6 +22,8 @@ struct _QmpCall {
     GObject parent;
     QmpMonitor *mon;              /* strong: the source object */
     gpointer source_tag;
+    gconstpointer data;           /* what _finish checks too (a typed call's
+                                   * QmpCommandDesc), or NULL */
     GAsyncReadyCallback callback; /* may be NULL (sync calls) */
     gpointer user_data;
     GCancellable *cancellable;

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * qmp-command.c: typed calls and typed event subscriptions on top of the
- * generic execute/subscribe API of the monitor.
+ * qmp-command.c: typed calls and typed event subscriptions.  A typed call
+ * is encoded once into a tree (qmp_value_encode_json), checked against the
+ * server's schema when the monitor checks (schema-guard.c), and handed to
+ * the monitor's one way out (qmp_session_start in session-calls.c), as a
+ * call object like any other: cancel, timeout and close give the same
+ * QMP_ERROR codes as untyped calls.
  */
 #include <string.h>
 #include <yajl/yajl_gen.h>
@@ -9,30 +13,7 @@
 #include "qmp-command.h"
 #include "qmp-error.h"
 #include "schema-guard.h"
-
-/* The argument object as JSON text, or NULL for no arguments. */
-static char *
-encode_args(const QmpCommandDesc *cmd, gconstpointer args, GError **error)
-{
-    yajl_gen gen;
-    const unsigned char *buf;
-    size_t len;
-    char *text = NULL;
-
-    if (cmd->args == NULL || args == NULL)
-        return NULL;
-    gen = yajl_gen_alloc(NULL);
-    yajl_gen_map_open(gen);
-    if (qmp_value_encode_members(cmd->args, args, gen, error)) {
-        yajl_gen_map_close(gen);
-        yajl_gen_get_buf(gen, &buf, &len);
-        text = g_strndup((const char *)buf, len);
-    } else {
-        g_prefix_error(error, "%s: ", cmd->name);
-    }
-    yajl_gen_free(gen);
-    return text;
-}
+#include "session-private.h"
 
 static QmpExecuteFlags
 execute_flags(QmpMonitor *mon, const QmpCommandDesc *cmd)
@@ -42,18 +23,33 @@ execute_flags(QmpMonitor *mon, const QmpCommandDesc *cmd)
     return 0;
 }
 
-/* Encode and check; FALSE with error set when the call must not be sent. */
-static gboolean
+/* The request for a typed call: its arguments encoded once into *args (a
+ * tree; NULL when the command takes none or none are given), checked
+ * against the server's schema when the monitor checks, or the reason it
+ * must not be sent in req->error. */
+static void
 prepare(QmpMonitor *mon, const QmpCommandDesc *cmd, gconstpointer args,
-        char **args_json, GError **error)
+        const int *fds, guint n_fds, QmpJsonDoc **tree, QmpRequest *req)
 {
-    *args_json = NULL;
+    GError *error = NULL;
+
+    *tree = NULL;
+    memset(req, 0, sizeof(*req));
+    req->command = cmd->name;
+    req->flags = execute_flags(mon, cmd);
+    req->fds = fds;
+    req->n_fds = n_fds;
     if (cmd->args != NULL && args != NULL) {
-        *args_json = encode_args(cmd, args, error);
-        if (*args_json == NULL)
-            return FALSE;
+        *tree = qmp_value_encode_json(cmd->args, args, &error);
+        if (*tree == NULL) {
+            g_prefix_error(&error, "%s: ", cmd->name);
+            req->error = error;
+            return;
+        }
+        req->args = qmp_json_doc_root(*tree);
     }
-    return qmp_schema_guard_check(mon, cmd->name, *args_json, error);
+    if (!qmp_schema_guard_check(mon, cmd->name, req->args, &error))
+        req->error = error;
 }
 
 static gboolean
@@ -80,33 +76,22 @@ qmp_call_typed(QmpMonitor *mon, const QmpCommandDesc *cmd, gconstpointer args,
                const int *fds, guint n_fds, gpointer result, gsize *n_result,
                GError **error)
 {
-    g_autofree char *args_json = NULL;
-    g_autoptr(QmpJsonDoc) doc = NULL;
-    const QmpJson *ret = NULL;
+    g_autoptr(QmpJsonDoc) tree = NULL;
+    QmpRequest req;
+    QmpCall *call;
+    gboolean ok;
 
-    if (!prepare(mon, cmd, args, &args_json, error))
+    g_return_val_if_fail(QMP_IS_MONITOR(mon), FALSE);
+    g_return_val_if_fail(cmd != NULL, FALSE);
+    prepare(mon, cmd, args, fds, n_fds, &tree, &req);
+    call = qmp_session_call_sync(mon, &req, qmp_call_typed_async, cmd,
+                                 QMP_TIMEOUT_DEFAULT, error);
+    if (call == NULL)
         return FALSE;
-    doc = qmp_monitor_execute(mon, cmd->name, args_json, execute_flags(mon, cmd),
-                              fds, n_fds, QMP_TIMEOUT_DEFAULT, &ret, error);
-    if (doc == NULL)
-        return FALSE;
-    return decode_return(cmd, ret, result, n_result, error);
-}
-
-static void
-call_done(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    GTask *task = user_data;
-    GError *error = NULL;
-    const QmpJson *ret = NULL;
-    QmpJsonDoc *doc;
-
-    doc = qmp_monitor_execute_finish(QMP_MONITOR(source), res, &ret, &error);
-    if (doc == NULL)
-        g_task_return_error(task, error);
-    else
-        g_task_return_pointer(task, doc, (GDestroyNotify)qmp_json_doc_unref);
-    g_object_unref(task);
+    ok = qmp_call_typed_finish(mon, cmd, G_ASYNC_RESULT(call), result, n_result,
+                               error);
+    g_object_unref(call);
+    return ok;
 }
 
 void
@@ -115,20 +100,14 @@ qmp_call_typed_async(QmpMonitor *mon, const QmpCommandDesc *cmd,
                      GCancellable *cancellable, GAsyncReadyCallback callback,
                      gpointer user_data)
 {
-    GTask *task = g_task_new(mon, cancellable, callback, user_data);
-    g_autofree char *args_json = NULL;
-    GError *error = NULL;
+    g_autoptr(QmpJsonDoc) tree = NULL;
+    QmpRequest req;
 
-    g_task_set_source_tag(task, qmp_call_typed_async);
-    g_task_set_task_data(task, (gpointer)cmd, NULL);
-    if (!prepare(mon, cmd, args, &args_json, &error)) {
-        g_task_return_error(task, error);
-        g_object_unref(task);
-        return;
-    }
-    qmp_monitor_execute_async(mon, cmd->name, args_json,
-                              execute_flags(mon, cmd), fds, n_fds, cancellable,
-                              call_done, task);
+    g_return_if_fail(QMP_IS_MONITOR(mon));
+    g_return_if_fail(cmd != NULL);
+    prepare(mon, cmd, args, fds, n_fds, &tree, &req);
+    g_object_unref(qmp_session_start(mon, &req, qmp_call_typed_async, cmd,
+                                     cancellable, callback, user_data));
 }
 
 gboolean
@@ -137,16 +116,14 @@ qmp_call_typed_finish(QmpMonitor *mon, const QmpCommandDesc *cmd,
                       GError **error)
 {
     g_autoptr(QmpJsonDoc) doc = NULL;
-    const QmpJson *root;
 
-    g_return_val_if_fail(g_task_is_valid(result, mon), FALSE);
-    g_return_val_if_fail(g_task_get_task_data(G_TASK(result)) == cmd, FALSE);
-    doc = g_task_propagate_pointer(G_TASK(result), error);
+    g_return_val_if_fail(QMP_IS_CALL(result), FALSE);
+    g_return_val_if_fail(QMP_CALL(result)->data == cmd, FALSE);
+    doc = qmp_call_propagate(mon, result, qmp_call_typed_async, error);
     if (doc == NULL)
         return FALSE;
-    root = qmp_json_doc_root(doc);
-    return decode_return(cmd, qmp_json_lookup(root, "return"), out, n_out,
-                         error);
+    return decode_return(cmd, qmp_json_lookup(qmp_json_doc_root(doc), "return"),
+                         out, n_out, error);
 }
 
 /* -- typed events ------------------------------------------------------ */
@@ -156,12 +133,12 @@ typedef struct {
     QmpTypedEventFunc func;
     gpointer user_data;
     GDestroyNotify destroy;
-} Subscription;
+} TypedSubscription;
 
 static void
 subscription_free(gpointer data)
 {
-    Subscription *s = data;
+    TypedSubscription *s = data;
 
     if (s->destroy != NULL)
         s->destroy(s->user_data);
@@ -172,7 +149,7 @@ static void
 typed_event(QmpMonitor *mon, const char *event, const QmpJson *data,
             gint64 timestamp_us, gpointer user_data)
 {
-    Subscription *s = user_data;
+    TypedSubscription *s = user_data;
     g_autoptr(GError) error = NULL;
     gpointer value = NULL;
 
@@ -195,7 +172,7 @@ qmp_subscribe_typed(QmpMonitor *mon, const QmpEventDesc *event,
                     QmpTypedEventFunc func, gpointer user_data,
                     GDestroyNotify destroy)
 {
-    Subscription *s = g_new0(Subscription, 1);
+    TypedSubscription *s = g_new0(TypedSubscription, 1);
 
     s->event = event;
     s->func = func;

@@ -915,6 +915,132 @@ qmp_json_copy(const QmpJson *node)
     return doc;
 }
 
+/* -------------------------------------------------------------- builder */
+
+/* A document built value by value (the encoders' target), with the
+ * parser's own node constructors: no text, so every string is copied. */
+struct _QmpJsonBuilder {
+    Parser p;
+};
+
+QmpJsonBuilder *
+qmp_json_builder_new(void)
+{
+    QmpJsonBuilder *b = g_new0(QmpJsonBuilder, 1);
+
+    b->p.doc = doc_new(SMALL_TEXT);
+    b->p.head = b->p.doc->chunks;
+    b->p.max_depth = G_MAXUINT;
+    return b;
+}
+
+void
+qmp_json_builder_free(QmpJsonBuilder *b)
+{
+    if (!b)
+        return;
+    g_free(b->p.stack);
+    qmp_json_doc_unref(b->p.doc);
+    g_free(b);
+}
+
+void
+qmp_json_builder_key(QmpJsonBuilder *b, const char *key, gsize len)
+{
+    cb_map_key(&b->p, (const unsigned char *) key, len);
+}
+
+void
+qmp_json_builder_begin_object(QmpJsonBuilder *b)
+{
+    open_container(&b->p, QMP_JSON_OBJECT);
+}
+
+void
+qmp_json_builder_begin_array(QmpJsonBuilder *b)
+{
+    open_container(&b->p, QMP_JSON_ARRAY);
+}
+
+void
+qmp_json_builder_end(QmpJsonBuilder *b)
+{
+    g_return_if_fail(b->p.depth > 0);
+    cb_end(&b->p);
+}
+
+void
+qmp_json_builder_null(QmpJsonBuilder *b)
+{
+    cb_null(&b->p);
+}
+
+void
+qmp_json_builder_bool(QmpJsonBuilder *b, gboolean v)
+{
+    cb_boolean(&b->p, v);
+}
+
+void
+qmp_json_builder_int64(QmpJsonBuilder *b, gint64 v)
+{
+    new_node(&b->p, QMP_JSON_INT)->v.i = v;
+}
+
+void
+qmp_json_builder_uint64(QmpJsonBuilder *b, guint64 v)
+{
+    QmpJson *n = new_node(&b->p, QMP_JSON_INT);
+
+    n->v.u = v;
+    n->is_unsigned = v > (guint64) G_MAXINT64;
+}
+
+gboolean
+qmp_json_builder_double(QmpJsonBuilder *b, double v)
+{
+    if (!isfinite(v))
+        return FALSE;
+    new_node(&b->p, QMP_JSON_DOUBLE)->v.d = v;
+    return TRUE;
+}
+
+void
+qmp_json_builder_string(QmpJsonBuilder *b, const char *s, gsize len)
+{
+    cb_string(&b->p, (const unsigned char *) s, len);
+}
+
+void
+qmp_json_builder_node(QmpJsonBuilder *b, const QmpJson *node)
+{
+    Parser *p = &b->p;
+    QmpJson *n = new_node(p, node->type);
+    const char *key = n->key;
+    guint32 key_len = n->key_len;
+    const QmpJson *next = n->next;
+    QmpJson *copy = copy_node(p->doc, node);
+
+    p->head = p->doc->chunks;
+    *n = *copy;  /* the copy's children, in place of the node made above */
+    n->key = key;
+    n->key_len = key_len;
+    n->next = next;
+}
+
+QmpJsonDoc *
+qmp_json_builder_finish(QmpJsonBuilder *b)
+{
+    QmpJsonDoc *doc;
+
+    g_return_val_if_fail(b->p.depth == 0 && b->p.root != NULL, NULL);
+    doc = b->p.doc;
+    doc->root = b->p.root;
+    b->p.doc = NULL;
+    qmp_json_builder_free(b);
+    return doc;
+}
+
 /* ------------------------------------------------------------ accessors */
 
 const QmpJson *

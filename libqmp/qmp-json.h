@@ -130,6 +130,28 @@ char *qmp_json_to_string(const QmpJson *node);
  * value). */
 gboolean qmp_json_equal(const QmpJson *a, const QmpJson *b);
 
+/* Building a document value by value (what the typed encoders write into):
+ * call key() before each member of an object, begin/end around containers;
+ * finish() returns the one complete value built and frees the builder.
+ * Strings and node() copy what they are given.  double() refuses (FALSE,
+ * nothing added) a non-finite number, which has no JSON form. */
+typedef struct _QmpJsonBuilder QmpJsonBuilder;
+QmpJsonBuilder *qmp_json_builder_new(void);
+void qmp_json_builder_free(QmpJsonBuilder *b); /* NULL-safe */
+void qmp_json_builder_key(QmpJsonBuilder *b, const char *key, gsize len);
+void qmp_json_builder_begin_object(QmpJsonBuilder *b);
+void qmp_json_builder_begin_array(QmpJsonBuilder *b);
+void qmp_json_builder_end(QmpJsonBuilder *b);
+void qmp_json_builder_null(QmpJsonBuilder *b);
+void qmp_json_builder_bool(QmpJsonBuilder *b, gboolean v);
+void qmp_json_builder_int64(QmpJsonBuilder *b, gint64 v);
+void qmp_json_builder_uint64(QmpJsonBuilder *b, guint64 v);
+gboolean qmp_json_builder_double(QmpJsonBuilder *b, double v);
+void qmp_json_builder_string(QmpJsonBuilder *b, const char *s, gsize len);
+void qmp_json_builder_node(QmpJsonBuilder *b, const QmpJson *node);
+QmpJsonDoc *qmp_json_builder_finish(QmpJsonBuilder *b);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpJsonDoc, qmp_json_doc_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpJsonBuilder, qmp_json_builder_free)
 
 G_END_DECLS

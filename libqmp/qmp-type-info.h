@@ -162,6 +162,13 @@ gboolean qmp_value_decode_text(const QmpValueInfo *vi, const char *text,
                                gpointer dest, gsize *n_out,
                                QmpJsonDoc **doc_out, GError **error);
 
+/* Encode an object value (NULL: no members) into a new document: the one
+ * encoder the others (and typed calls) use.  NULL with a QMP_ERROR_INVALID
+ * error only when the value is not encodable (an invalid enum or alternate
+ * kind, a NULL string, a non-finite number). */
+QmpJsonDoc *qmp_value_encode_json(const QmpTypeInfo *type, gconstpointer value,
+                                  GError **error);
+
 /* Encode an object or alternate value.  Returns FALSE (error set) only when
  * the value is not encodable (an invalid enum or alternate kind). */
 gboolean qmp_value_encode(const QmpTypeInfo *type, gconstpointer value,

@@ -5,8 +5,9 @@
 #include "qmp-monitor.h"
 
 /* TRUE when the call may be sent: schema checking is off for this monitor,
- * or the server has the command and every argument in args_json (JSON
- * object text or NULL).  Otherwise QMP_ERROR_UNSUPPORTED naming what is
- * missing. */
+ * or the arguments (an object, or NULL for none) pass
+ * qmp_schema_check_command() against the server's schema.  Otherwise its
+ * error: QMP_ERROR_UNSUPPORTED naming what the server lacks, or
+ * QMP_ERROR_INVALID for a value it would reject. */
 gboolean qmp_schema_guard_check(QmpMonitor *mon, const char *command,
-                                const char *args_json, GError **error);
+                                const QmpJson *args, GError **error);

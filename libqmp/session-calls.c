@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include "session-private.h"
+#include <yajl/yajl_gen.h>
 #include "trace.h"
 
 #define EAGER_BATCH 16 /* commands queued by callbacks written together */
@@ -235,151 +236,202 @@ static gboolean has_control_char(const char *s)
     return FALSE;
 }
 
-QmpCall *qmp_session_start_execute(QmpMonitor *mon, const char *command,
-                              const char *args_json, QmpExecuteFlags flags,
-                              const int *fds, guint n_fds, gpointer tag,
-                              GCancellable *cancellable,
-                              GAsyncReadyCallback callback, gpointer user_data)
+/* The parts of one command message:
+ *   {"execute"|"exec-oob":"NAME"[,"arguments":ARGS],"id":"qmpkit-ID"}\r\n */
+typedef struct {
+    const char *name;   /* escaped for the string literal */
+    gsize name_len;
+    const char *args;   /* compact JSON on one line, or NULL */
+    gsize args_len;
+    char digits[16];    /* the id, least significant digit first */
+    int nd;
+    gboolean oob;
+} Message;
+
+static const char exec_head[] = "{\"execute\":\"";
+static const char exec_oob_head[] = "{\"exec-oob\":\"";
+static const char arguments_part[] = "\",\"arguments\":";
+static const char id_part[] = ",\"id\":\"" ID_PREFIX;
+
+static gsize message_head_len(const Message *m)
 {
-    QmpCall *call = qmp_call_new_pooled(mon->call_pool, mon, tag, cancellable,
-                                        callback, user_data);
+    return m->oob ? sizeof(exec_oob_head) - 1 : sizeof(exec_head) - 1;
+}
 
-    if (!qmp_session_usable(mon)) {
-        qmp_call_complete_in_idle(call, NULL, qmp_session_closed_error(mon));
-        return call;
-    }
-    if ((flags & QMP_EXECUTE_OOB) && !mon->oob_enabled) {
-        qmp_call_complete_in_idle(call, NULL,
-            g_error_new(QMP_ERROR, QMP_ERROR_UNSUPPORTED,
-                        "cannot send %s out-of-band: OOB is not enabled", command));
-        return call;
-    }
-    if (cancellable && g_cancellable_is_cancelled(cancellable)) {
-        qmp_call_complete_in_idle(call, NULL,
-            g_error_new_literal(QMP_ERROR, QMP_ERROR_CANCELLED, "the command was cancelled"));
-        return call;
-    }
+/* Bytes of the message, "\r\n" included. */
+static gsize message_size(const Message *m)
+{
+    return message_head_len(m) + m->name_len +
+           (m->args ? sizeof(arguments_part) - 1 + m->args_len : 1) +
+           sizeof(id_part) - 1 + m->nd + 4;
+}
 
-    /* Validate the arguments; find secrets only when someone traces. */
-    QmpJsonDoc *args = NULL;
-    gboolean args_inline = TRUE;
-    if (args_json) {
-        GError *err = NULL;
-        args = qmp_json_parse(args_json, strlen(args_json), 0, &err);
-        if (!args || qmp_json_doc_root(args)->type != QMP_JSON_OBJECT) {
-            qmp_call_complete_in_idle(call, NULL,
-                g_error_new(QMP_ERROR, QMP_ERROR_INVALID, "invalid arguments for %s: %s",
-                            command, err ? err->message : "not a JSON object"));
-            g_clear_error(&err);
-            qmp_json_doc_unref(args);
-            return call;
-        }
-        /* The wire format has one message per line. */
-        args_inline = !strpbrk(args_json, "\r\n");
-    }
-
-    gboolean oob = (flags & QMP_EXECUTE_OOB) != 0;
-    call->id = mon->next_id++;
-    if (mon->next_id == 0)
-        mon->next_id = 1;
-    call->ordinary = !oob;
-
-    /* The whole message goes into one block with its QmpOut: the common
-     * parts are copied with memcpy, the arguments as the caller wrote them
-     * (or re-serialized when they span lines). */
-    g_autofree char *args_text = NULL;
-    const char *args_part = NULL;
-    gsize args_len = 0;
-    if (args) {
-        if (args_inline) {
-            args_part = args_json;
-        } else {
-            args_text = qmp_json_to_string(qmp_json_doc_root(args));
-            args_part = args_text;
-        }
-        args_len = strlen(args_part);
-    }
-    gsize name_len = strlen(command);
-    gboolean plain_name = strpbrk(command, "\"\\") == NULL &&
-                          !has_control_char(command);
-    g_autoptr(GString) name_text = NULL;
-    if (!plain_name) {
-        name_text = g_string_new(NULL);
-        qmp_json_append_escaped(name_text, command, name_len);
-        name_len = name_text->len;
-    }
-    const char *name = plain_name ? command : name_text->str;
-    char digits[16];
-    int nd = 0;
-    for (guint v = call->id; v; v /= 10)
-        digits[nd++] = '0' + v % 10;
-
-    static const char exec[] = "{\"execute\":\"";
-    static const char exec_oob[] = "{\"exec-oob\":\"";
-    static const char arguments[] = "\",\"arguments\":";
-    static const char id_part[] = ",\"id\":\"" ID_PREFIX;
-    gsize head_len = oob ? sizeof(exec_oob) - 1 : sizeof(exec) - 1;
-    gsize total = head_len + name_len +
-                  (args ? sizeof(arguments) - 1 + args_len : 1) +
-                  sizeof(id_part) - 1 + nd + 4;
-    QmpOut *out = g_malloc(sizeof(QmpOut) + total + 1);
-    memset(out, 0, sizeof(QmpOut));
-    out->link.data = out;
-    char *w = out->data = (char *)(out + 1);
-    memcpy(w, oob ? exec_oob : exec, head_len);
+/* Write the message_size() bytes of m and a NUL at w. */
+static void message_write(const Message *m, char *w)
+{
+    gsize head_len = message_head_len(m);
+    memcpy(w, m->oob ? exec_oob_head : exec_head, head_len);
     w += head_len;
-    memcpy(w, name, name_len);
-    w += name_len;
-    if (args) {
-        memcpy(w, arguments, sizeof(arguments) - 1);
-        w += sizeof(arguments) - 1;
-        memcpy(w, args_part, args_len);
-        w += args_len;
+    memcpy(w, m->name, m->name_len);
+    w += m->name_len;
+    if (m->args) {
+        memcpy(w, arguments_part, sizeof(arguments_part) - 1);
+        w += sizeof(arguments_part) - 1;
+        memcpy(w, m->args, m->args_len);
+        w += m->args_len;
     } else {
         *w++ = '"';
     }
     memcpy(w, id_part, sizeof(id_part) - 1);
     w += sizeof(id_part) - 1;
-    while (nd > 0)
-        *w++ = digits[--nd];
+    for (int nd = m->nd; nd > 0; )
+        *w++ = m->digits[--nd];
     memcpy(w, "\"}\r\n", 5);  /* with the NUL */
-    w += 4;
-    g_assert((gsize)(w - out->data) == total);
-    out->len = total;
-    out->id = call->id;
-    out->oob = oob;
+}
 
-    if (mon->trace && args &&
-        qmp_trace_has_secret(qmp_json_doc_root(args), mon->secret_names)) {
-        GError *err = NULL;
-        QmpJsonDoc *whole = qmp_json_parse(out->data, out->len - 2, 0, &err);
-        if (whole) {
-            out->trace_text = qmp_trace_redact(qmp_json_doc_root(whole),
-                                               mon->secret_names, &out->trace_len);
-            qmp_json_doc_unref(whole);
-        } else {
-            out->trace_text = g_strdup("{\"execute\":\"<redacted>\"}");
-            out->trace_len = strlen(out->trace_text);
+/* The redacted text of m for the trace (args: its arguments), or NULL when
+ * nothing in it is secret or nobody traces. */
+static char *trace_text(QmpMonitor *mon, const Message *m, const QmpJson *args,
+                        gsize *len)
+{
+    if (!mon->trace || !args || !qmp_trace_has_secret(args, mon->secret_names))
+        return NULL;
+    Message r = *m;
+    gsize args_len;
+    g_autofree char *redacted = qmp_trace_redact(args, mon->secret_names, &args_len);
+    r.args = redacted;
+    r.args_len = args_len;
+    *len = message_size(&r);
+    char *text = g_malloc(*len + 1);
+    message_write(&r, text);
+    *len -= 2; /* without the "\r\n" */
+    text[*len] = '\0';
+    return text;
+}
+
+/* Dup the caller's fds into out (they are closed once sent); an error when
+ * one cannot be. */
+static GError *take_fds(QmpOut *out, const int *fds, guint n_fds)
+{
+    if (n_fds == 0)
+        return NULL;
+    out->fds = g_new(int, n_fds);
+    for (guint i = 0; i < n_fds; i++) {
+        out->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+        if (out->fds[i] < 0) {
+            int e = errno;
+            return g_error_new(QMP_ERROR, QMP_ERROR_INVALID, "cannot pass fd %d: %s",
+                               fds[i], g_strerror(e));
+        }
+        out->n_fds = i + 1;
+    }
+    return NULL;
+}
+
+/* Why req must not be sent now, or NULL. */
+static GError *refusal(QmpMonitor *mon, QmpRequest *req, GCancellable *cancellable)
+{
+    if (req->error) {
+        GError *e = req->error;
+        req->error = NULL;
+        return e;
+    }
+    if (!qmp_session_usable(mon))
+        return qmp_session_closed_error(mon);
+    if ((req->flags & QMP_EXECUTE_OOB) && !mon->oob_enabled)
+        return g_error_new(QMP_ERROR, QMP_ERROR_UNSUPPORTED,
+                           "cannot send %s out-of-band: OOB is not enabled",
+                           req->command);
+    if (cancellable && g_cancellable_is_cancelled(cancellable))
+        return g_error_new_literal(QMP_ERROR, QMP_ERROR_CANCELLED,
+                                   "the command was cancelled");
+    return NULL;
+}
+
+/* The one way out for every command, typed or not: the arguments are
+ * checked once (untyped text parsed once; a typed call's tree comes from its
+ * one encode), the message is assembled once into the block that is
+ * written, and the call is registered under its id. */
+QmpCall *qmp_session_start(QmpMonitor *mon, QmpRequest *req, gpointer tag,
+                           gconstpointer data, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer user_data)
+{
+    QmpCall *call = qmp_call_new_pooled(mon->call_pool, mon, tag, cancellable,
+                                        callback, user_data);
+    call->data = data;
+    GError *err = refusal(mon, req, cancellable);
+    if (err) {
+        qmp_call_complete_in_idle(call, NULL, err);
+        return call;
+    }
+
+    Message m = { .oob = (req->flags & QMP_EXECUTE_OOB) != 0 };
+    g_autoptr(QmpJsonDoc) parsed = NULL;
+    const QmpJson *args = req->args;
+    yajl_gen gen = NULL;
+    if (req->args_json) {
+        parsed = qmp_json_parse(req->args_json, strlen(req->args_json), 0, &err);
+        if (!parsed || qmp_json_doc_root(parsed)->type != QMP_JSON_OBJECT) {
+            qmp_call_complete_in_idle(call, NULL,
+                g_error_new(QMP_ERROR, QMP_ERROR_INVALID, "invalid arguments for %s: %s",
+                            req->command, err ? err->message : "not a JSON object"));
             g_clear_error(&err);
+            return call;
+        }
+        args = qmp_json_doc_root(parsed);
+        /* The caller's text as written, unless it spans lines (the wire
+         * format has one message per line). */
+        if (!strpbrk(req->args_json, "\r\n")) {
+            m.args = req->args_json;
+            m.args_len = strlen(req->args_json);
         }
     }
-    qmp_json_doc_unref(args);
+    if (args && !m.args) {
+        const unsigned char *buf;
+        size_t len;
+        gen = yajl_gen_alloc(NULL);
+        qmp_json_gen(args, gen);
+        yajl_gen_get_buf(gen, &buf, &len);
+        m.args = (const char *) buf;
+        m.args_len = len;
+    }
 
-    if (n_fds > 0) {
-        out->fds = g_new(int, n_fds);
-        for (guint i = 0; i < n_fds; i++) {
-            out->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-            if (out->fds[i] < 0) {
-                int e = errno;
-                out->n_fds = i;
-                qmp_session_out_free(out);
-                qmp_call_complete_in_idle(call, NULL,
-                    g_error_new(QMP_ERROR, QMP_ERROR_INVALID,
-                                "cannot pass fd %d: %s", fds[i], g_strerror(e)));
-                return call;
-            }
-            out->n_fds = i + 1;
-        }
+    g_autoptr(GString) name_text = NULL;
+    m.name = req->command;
+    m.name_len = strlen(req->command);
+    if (strpbrk(req->command, "\"\\") || has_control_char(req->command)) {
+        name_text = g_string_new(NULL);
+        qmp_json_append_escaped(name_text, req->command, m.name_len);
+        m.name = name_text->str;
+        m.name_len = name_text->len;
+    }
+
+    call->id = mon->next_id++;
+    if (mon->next_id == 0)
+        mon->next_id = 1;
+    call->ordinary = !m.oob;
+    for (guint v = call->id; v; v /= 10)
+        m.digits[m.nd++] = '0' + v % 10;
+
+    /* The whole message goes into one block with its QmpOut. */
+    gsize total = message_size(&m);
+    QmpOut *out = g_malloc(sizeof(QmpOut) + total + 1);
+    memset(out, 0, sizeof(QmpOut));
+    out->link.data = out;
+    out->data = (char *)(out + 1);
+    message_write(&m, out->data);
+    out->len = total;
+    out->id = call->id;
+    out->oob = m.oob;
+    out->trace_text = trace_text(mon, &m, args, &out->trace_len);
+    if (gen)
+        yajl_gen_free(gen);
+
+    err = take_fds(out, req->fds, req->n_fds);
+    if (err) {
+        qmp_session_out_free(out);
+        qmp_call_complete_in_idle(call, NULL, err);
+        return call;
     }
 
     call->out = out;
@@ -398,9 +450,10 @@ void qmp_monitor_execute_async(QmpMonitor *mon, const char *command,
     g_return_if_fail(QMP_IS_MONITOR(mon));
     g_return_if_fail(command != NULL);
     g_return_if_fail(n_fds == 0 || fds != NULL);
-    QmpCall *call = qmp_session_start_execute(mon, command, args_json, flags, fds, n_fds,
-                                  qmp_monitor_execute_async, cancellable,
-                                  callback, user_data);
+    QmpRequest req = { .command = command, .args_json = args_json,
+                       .flags = flags, .fds = fds, .n_fds = n_fds };
+    QmpCall *call = qmp_session_start(mon, &req, qmp_monitor_execute_async, NULL,
+                                      cancellable, callback, user_data);
     qmp_call_release(call, mon->call_pool);
 }
 
@@ -469,6 +522,23 @@ gint qmp_session_effective_timeout(QmpMonitor *mon, gint timeout_ms)
     return timeout_ms < 0 ? mon->default_timeout : timeout_ms;
 }
 
+QmpCall *qmp_session_call_sync(QmpMonitor *mon, QmpRequest *req, gpointer tag,
+                               gconstpointer data, gint timeout_ms, GError **error)
+{
+    if (!qmp_session_acquire(mon, error)) {
+        if (req->error)
+            g_clear_error(&req->error);
+        return NULL;
+    }
+    gint t = qmp_session_effective_timeout(mon, timeout_ms);
+    QmpCall *call = qmp_session_start(mon, req, tag, data, NULL, NULL, NULL);
+    if (!qmp_session_wait_call(mon, call, t))
+        abandon(mon, call, g_error_new(QMP_ERROR, QMP_ERROR_TIMEOUT,
+                                       "no reply to %s within %d ms", req->command, t));
+    g_main_context_release(mon->ctx);
+    return call;
+}
+
 QmpJsonDoc *qmp_monitor_execute(QmpMonitor *mon, const char *command,
                                 const char *args_json, QmpExecuteFlags flags,
                                 const int *fds, guint n_fds, gint timeout_ms,
@@ -479,15 +549,12 @@ QmpJsonDoc *qmp_monitor_execute(QmpMonitor *mon, const char *command,
     g_return_val_if_fail(n_fds == 0 || fds != NULL, NULL);
     if (ret)
         *ret = NULL;
-    if (!qmp_session_acquire(mon, error))
+    QmpRequest req = { .command = command, .args_json = args_json,
+                       .flags = flags, .fds = fds, .n_fds = n_fds };
+    QmpCall *call = qmp_session_call_sync(mon, &req, qmp_monitor_execute_async,
+                                          NULL, timeout_ms, error);
+    if (!call)
         return NULL;
-    gint t = qmp_session_effective_timeout(mon, timeout_ms);
-    QmpCall *call = qmp_session_start_execute(mon, command, args_json, flags, fds, n_fds,
-                                  qmp_monitor_execute_async, NULL, NULL, NULL);
-    if (!qmp_session_wait_call(mon, call, t))
-        abandon(mon, call, g_error_new(QMP_ERROR, QMP_ERROR_TIMEOUT,
-                                       "no reply to %s within %d ms", command, t));
-    g_main_context_release(mon->ctx);
     QmpJsonDoc *doc = qmp_monitor_execute_finish(mon, G_ASYNC_RESULT(call), ret, error);
     g_object_unref(call);
     return doc;

@@ -187,10 +187,10 @@ static void hs_send_capabilities(QmpMonitor *mon)
 {
     gboolean offered = g_strv_contains((const char *const *) mon->caps, "oob");
     mon->hs_oob = (mon->hs_flags & QMP_HANDSHAKE_OOB) && offered;
-    QmpCall *c = qmp_session_start_execute(mon, "qmp_capabilities",
-                               mon->hs_oob ? "{\"enable\":[\"oob\"]}" : NULL,
-                               QMP_EXECUTE_NONE, NULL, 0, hs_caps_done, NULL,
-                               hs_caps_done, NULL);
+    QmpRequest req = { .command = "qmp_capabilities",
+                       .args_json = mon->hs_oob ? "{\"enable\":[\"oob\"]}" : NULL };
+    QmpCall *c = qmp_session_start(mon, &req, hs_caps_done, NULL, NULL,
+                                   hs_caps_done, NULL);
     g_object_unref(c);
 }
 

@@ -129,14 +129,30 @@ G_GNUC_INTERNAL GError *qmp_session_handle_reply(QmpMonitor *mon, QmpJsonDoc *do
                                                  const QmpJson *idn,
                                                  const QmpJson *err);
 G_GNUC_INTERNAL void qmp_session_watch_cancellable(QmpCall *call);
-G_GNUC_INTERNAL QmpCall *qmp_session_start_execute(QmpMonitor *mon, const char *command,
-                                                   const char *args_json,
-                                                   QmpExecuteFlags flags,
-                                                   const int *fds, guint n_fds,
-                                                   gpointer tag,
-                                                   GCancellable *cancellable,
-                                                   GAsyncReadyCallback callback,
-                                                   gpointer user_data);
+/* One command to send. */
+typedef struct {
+    const char *command;
+    const char *args_json;  /* untyped: the caller's JSON object text, or NULL */
+    const QmpJson *args;    /* typed: the encoded arguments, or NULL */
+    GError *error;          /* typed: why it must not be sent (taken), or NULL */
+    QmpExecuteFlags flags;
+    const int *fds;         /* borrowed: dup'ed */
+    guint n_fds;
+} QmpRequest;
+/* Start req as a call tagged tag (data: what its _finish checks); every
+ * failure, early ones included, completes the call (from an idle when
+ * nothing was sent).  Returns the caller's reference. */
+G_GNUC_INTERNAL QmpCall *qmp_session_start(QmpMonitor *mon, QmpRequest *req,
+                                           gpointer tag, gconstpointer data,
+                                           GCancellable *cancellable,
+                                           GAsyncReadyCallback callback,
+                                           gpointer user_data);
+/* The same, waiting for the reply up to timeout_ms (< 0: the default): the
+ * completed call, or NULL (error set) when this thread does not own the
+ * monitor's context. */
+G_GNUC_INTERNAL QmpCall *qmp_session_call_sync(QmpMonitor *mon, QmpRequest *req,
+                                               gpointer tag, gconstpointer data,
+                                               gint timeout_ms, GError **error);
 /* Iterate the monitor's context until call completes or timeout_ms passes
  * (0: no limit).  Returns FALSE on timeout. */
 G_GNUC_INTERNAL gboolean qmp_session_wait_call(QmpMonitor *mon, QmpCall *call,

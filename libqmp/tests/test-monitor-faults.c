@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "qmp-monitor.h"
+#include "qmp-commands.h"
 
 #ifndef FAULT_PEER
 #error FAULT_PEER must name the qmp-fault-peer program
@@ -293,6 +294,71 @@ static void test_cancel(void)
     finish(&f);
 }
 
+static void typed_cb(GObject *source, GAsyncResult *res, gpointer data)
+{
+    One *o = data;
+    QmpStatusInfo *st = qmp_query_status_finish(QMP_MONITOR(source), res, &o->error);
+    g_assert_true(st == NULL || o->error == NULL);
+    qmp_status_info_free(st);
+    o->done = TRUE;
+}
+
+/* Typed calls are call objects like untyped ones: cancel, close and timeout
+ * give the same QMP_ERROR codes (a GTask wrapper used to turn cancel into
+ * G_IO_ERROR_CANCELLED). */
+static void test_typed_errors(void)
+{
+    Fixture f;
+    GError *error = NULL;
+    start(&f, "greeting\nok\nrecv\nsleep 100\nsend {\"return\": {}, \"id\": \"qmpkit-2\"}\n"
+              "recv\ndrain");
+    handshake_ok(&f);
+
+    /* cancelled after it was sent; its late reply is dropped */
+    GCancellable *c = g_cancellable_new();
+    One o = { 0 };
+    qmp_query_status_async(f.mon, c, typed_cb, &o);
+    g_cancellable_cancel(c);
+    while (!o.done)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_error(o.error, QMP_ERROR, QMP_ERROR_CANCELLED);
+    g_clear_error(&o.error);
+
+    /* cancelled before it was started */
+    One pre = { 0 };
+    qmp_query_status_async(f.mon, c, typed_cb, &pre);
+    g_assert_false(pre.done); /* never from inside the _async() call */
+    while (!pre.done)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_error(pre.error, QMP_ERROR, QMP_ERROR_CANCELLED);
+    g_clear_error(&pre.error);
+    g_object_unref(c);
+
+    /* a sync typed call times out as an untyped one does */
+    qmp_monitor_set_default_timeout(f.mon, 100);
+    QmpStatusInfo *st = qmp_query_status(f.mon, &error);
+    g_assert_null(st);
+    g_assert_error(error, QMP_ERROR, QMP_ERROR_TIMEOUT);
+    g_clear_error(&error);
+
+    /* pending when the monitor closes */
+    One closed = { 0 };
+    qmp_query_status_async(f.mon, NULL, typed_cb, &closed);
+    qmp_monitor_close(f.mon);
+    g_assert_true(closed.done);
+    g_assert_error(closed.error, QMP_ERROR, QMP_ERROR_CLOSED);
+    g_clear_error(&closed.error);
+
+    /* after the close */
+    One after = { 0 };
+    qmp_query_status_async(f.mon, NULL, typed_cb, &after);
+    while (!after.done)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_error(after.error, QMP_ERROR, QMP_ERROR_CLOSED);
+    g_clear_error(&after.error);
+    finish(&f);
+}
+
 static void trace_cb(QmpMonitor *mon, QmpTraceDirection dir, const char *line, gsize len,
                      const int *fds, guint n_fds, gpointer user_data)
 {
@@ -461,6 +527,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/faults/out-of-order", test_out_of_order);
     g_test_add_func("/monitor/faults/sync-timeout", test_sync_timeout);
     g_test_add_func("/monitor/faults/cancel", test_cancel);
+    g_test_add_func("/monitor/faults/typed-errors", test_typed_errors);
     g_test_add_func("/monitor/faults/trace-redaction", test_trace_redaction);
     g_test_add_func("/monitor/faults/close-fails-pending", test_close_fails_pending);
     g_test_add_func("/monitor/faults/sync-in-callback", test_sync_in_callback);

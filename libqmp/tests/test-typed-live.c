@@ -199,13 +199,13 @@ test_schema_check(void)
     g_assert_false(qmp_call_typed(mon, &no_such_command, NULL, NULL, 0, NULL,
                                   NULL, &error));
     g_assert_error(error, QMP_ERROR, QMP_ERROR_UNSUPPORTED);
-    g_assert_cmpstr(error->message, ==, "this QEMU has no command 'x-no-such-command'");
+    g_assert_cmpstr(error->message, ==, "this QEMU's schema: command 'x-no-such-command' not found");
     g_clear_error(&error);
 
     g_assert_false(qmp_call_typed(mon, &status_with_bogus_arg, &args, NULL, 0,
                                   NULL, NULL, &error));
     g_assert_error(error, QMP_ERROR, QMP_ERROR_UNSUPPORTED);
-    g_assert_cmpstr(error->message, ==, "this QEMU's command 'query-status' "
+    g_assert_cmpstr(error->message, ==, "this QEMU's schema: command 'query-status' "
                     "has no argument 'x-no-such-argument'");
     g_clear_error(&error);
     g_assert_cmpint(sent, ==, 0);
