@@ -10,7 +10,7 @@ packages=(
   build-essential meson ninja-build pkg-config python3
   libglib2.0-dev libyajl-dev libxml2-dev
   libedit-dev
-  valgrind qemu-system-x86 qemu-utils iproute2 tmux
+  valgrind qemu-system-x86 qemu-utils iproute2 tmux groff-base
 )
 
 install_missing() {

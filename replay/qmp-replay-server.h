@@ -22,14 +22,25 @@
  * QMP_ERROR (qmp-error.h).
  *
  * Schema validation: every command a client sends is checked against a
- * SchemaInfo list (query-qmp-schema format).  The default is the project's
- * own schema (qmp_introspect_json, generated from schema/).  Recordings of
- * commands that schema lacks (libvirt's probes, migration) need another
- * schema: qmp_replay_server_set_schema() or, usually best,
- * qmp_replay_server_use_recorded_schema() (the query-qmp-schema reply found
- * in the recording itself).  A command the schema does not know is accepted
- * only when the recording answers it with CommandNotFound (the client is
- * probing for it and QEMU said no).
+ * SchemaInfo list (query-qmp-schema format).  The default is the
+ * recording's own query-qmp-schema reply when it holds one (the QEMU that
+ * was recorded, so a 4.2 recording accepts what 4.2 had), else the
+ * project's own schema (qmp_introspect_json, generated from schema/).
+ * qmp_replay_server_set_schema() and qmp_replay_server_set_schema_check()
+ * choose another (NULL: no validation).  A command the schema does not know
+ * is accepted only when the recording answers it with CommandNotFound (the
+ * client is probing for it and QEMU said no).
+ *
+ * Answers QEMU would give: in lenient mode a command that is neither in
+ * the schema nor in the recording gets CommandNotFound ("The command X has
+ * not been found"), as from QEMU, and is not a failure.
+ *
+ * Secrets: the recorder writes secret values as QMP_REPLAY_REDACTED; a
+ * recorded command holding that string matches any value the client sends
+ * in its place, so a recording replays to the client that made it.
+ *
+ * Failures name the client's message by its position in the connection
+ * (the first message sent after the greeting is command 1).
  */
 #pragma once
 
@@ -38,6 +49,9 @@
 #include "qmp-schema-check.h"
 
 G_BEGIN_DECLS
+
+/* The string a recorded secret is replaced with (see qmp-monitor.h). */
+#define QMP_REPLAY_REDACTED "<redacted>"
 
 typedef enum {
     /* Commands must come in the recorded order and equal the recorded ones

@@ -13,6 +13,7 @@
 #include "qmp-replay-diff.h"
 #include "qmp-schema-check.h"
 #include "transport.h" /* libqmp's fd passing (exported, not installed) */
+#include "trace.h"     /* and its secret redaction */
 #include "qmp-introspect.h"
 
 #define READ_CHUNK 65536
@@ -45,6 +46,7 @@ struct _QmpReplayServer {
     GString *failures;
     guint n_failures;
     guint n_commands;
+    guint n_received;         /* messages from the client, numbering failures */
     guint n_sent;
 };
 
@@ -172,14 +174,15 @@ static void send_msg(QmpReplayServer *s, const QmpJson *msg, const QmpJson *id)
     s->n_sent++;
 }
 
-static void send_error(QmpReplayServer *s, const QmpJson *id, const char *desc)
+static void send_error_class(QmpReplayServer *s, const QmpJson *id, const char *klass,
+                             const char *desc)
 {
     yajl_gen g = s->gen;
     yajl_gen_map_open(g);
     yajl_gen_string(g, (const unsigned char *) "error", 5);
     yajl_gen_map_open(g);
     yajl_gen_string(g, (const unsigned char *) "class", 5);
-    yajl_gen_string(g, (const unsigned char *) "GenericError", 12);
+    yajl_gen_string(g, (const unsigned char *) klass, strlen(klass));
     yajl_gen_string(g, (const unsigned char *) "desc", 4);
     yajl_gen_string(g, (const unsigned char *) desc, strlen(desc));
     yajl_gen_map_close(g);
@@ -195,6 +198,11 @@ static void send_error(QmpReplayServer *s, const QmpJson *id, const char *desc)
     g_string_append(s->outbuf, "\r\n");
     yajl_gen_clear(g);
     yajl_gen_reset(g, NULL);
+}
+
+static void send_error(QmpReplayServer *s, const QmpJson *id, const char *desc)
+{
+    send_error_class(s, id, "GenericError", desc);
 }
 
 /* Emit a recorded server message, mapping a reply's id to the client's. */
@@ -255,13 +263,44 @@ static void send_greeting(QmpReplayServer *s)
 
 /* ---- commands ------------------------------------------------------------ */
 
+/* Equal, except that a recorded "<redacted>" string (a secret the
+ * recorder hid) matches any value the client sends in its place. */
+static gboolean recorded_matches(const QmpJson *rec, const QmpJson *got)
+{
+    if (rec->type == QMP_JSON_STRING && rec->len == strlen(QMP_REPLAY_REDACTED) &&
+        memcmp(rec->v.s, QMP_REPLAY_REDACTED, rec->len) == 0)
+        return TRUE;
+    if (rec->type != got->type || rec->len != got->len)
+        return qmp_json_equal(rec, got);
+    if (rec->type == QMP_JSON_OBJECT) {
+        for (const QmpJson *m = rec->v.first; m; m = m->next) {
+            const QmpJson *g = NULL;
+            for (const QmpJson *c = got->v.first; c && !g; c = c->next)
+                if (c->key_len == m->key_len && memcmp(c->key, m->key, m->key_len) == 0)
+                    g = c;
+            if (!g || !recorded_matches(m, g))
+                return FALSE;
+        }
+        return TRUE;
+    }
+    if (rec->type == QMP_JSON_ARRAY) {
+        const QmpJson *g = got->v.first;
+        for (const QmpJson *m = rec->v.first; m; m = m->next, g = g->next)
+            if (!recorded_matches(m, g))
+                return FALSE;
+        return TRUE;
+    }
+    return qmp_json_equal(rec, got);
+}
+
+/* a: the recorded arguments, b: the client's. */
 static gboolean args_equal(const QmpJson *a, const QmpJson *b)
 {
     gboolean a_empty = !a || (a->type == QMP_JSON_OBJECT && a->len == 0);
     gboolean b_empty = !b || (b->type == QMP_JSON_OBJECT && b->len == 0);
     if (a_empty || b_empty)
         return a_empty && b_empty;
-    return qmp_json_equal(a, b);
+    return recorded_matches(a, b);
 }
 
 static gboolean command_matches(const ReplayEntry *e, const char *name,
@@ -271,7 +310,8 @@ static gboolean command_matches(const ReplayEntry *e, const char *name,
            args_equal(e->args, args);
 }
 
-/* The message without its id, compact. */
+/* The message without its id, compact, for reports: secrets the client
+ * sent are redacted there too (reports end up in logs). */
 static char *without_id(const QmpJson *msg, QmpJsonDoc **doc_out)
 {
     GString *t = g_string_new("{");
@@ -287,8 +327,20 @@ static char *without_id(const QmpJson *msg, QmpJsonDoc **doc_out)
         }
     }
     g_string_append_c(t, '}');
+    QmpJsonDoc *doc = qmp_json_parse(t->str, t->len, 0, NULL);
+    g_autoptr(GHashTable) secrets = qmp_trace_secret_names_new();
+    if (doc && qmp_trace_has_secret(qmp_json_doc_root(doc), secrets)) {
+        gsize len;
+        char *red = qmp_trace_redact(qmp_json_doc_root(doc), secrets, &len);
+        g_string_assign(t, red);
+        g_free(red);
+        qmp_json_doc_unref(doc);
+        doc = qmp_json_parse(t->str, t->len, 0, NULL);
+    }
     if (doc_out)
-        *doc_out = qmp_json_parse(t->str, t->len, 0, NULL);
+        *doc_out = doc;
+    else
+        qmp_json_doc_unref(doc);
     return g_string_free(t, FALSE);
 }
 
@@ -302,7 +354,7 @@ static void report_mismatch(QmpReplayServer *s, const ReplayEntry *e, const QmpJ
                                                        qmp_json_doc_root(dg)) : g_strdup("");
     add_failure(s, "%s:%u: command %u differs from the recording\n"
                 "  expected: %s\n  got:      %s\n  differences:\n%s",
-                s->rec->name, e->line, s->n_commands + 1, te, tg, diff);
+                s->rec->name, e->line, s->n_received, te, tg, diff);
 }
 
 static gboolean reply_is_command_not_found(QmpReplayServer *s, const ReplayEntry *e)
@@ -328,7 +380,7 @@ static gboolean validate(QmpReplayServer *s, const ReplayEntry *e, const char *n
         return TRUE;
     g_autofree char *tg = without_id(got, NULL);
     add_failure(s, "%s: command %u fails schema validation: %s\n  got: %s",
-                s->rec->name, s->n_commands + 1, err->message, tg);
+                s->rec->name, s->n_received, err->message, tg);
     return FALSE;
 }
 
@@ -357,7 +409,7 @@ static void handle_strict(QmpReplayServer *s, const QmpJson *got, const char *na
     if (s->cursor >= n_entries(s)) {
         g_autofree char *tg = without_id(got, NULL);
         add_failure(s, "%s: command %u comes after the end of the recording\n  got: %s",
-                    s->rec->name, s->n_commands + 1, tg);
+                    s->rec->name, s->n_received, tg);
         send_error(s, id, "qmp-replay: command after the end of the recording");
         s->close_after_flush = TRUE;
         return;
@@ -371,7 +423,7 @@ static void handle_strict(QmpReplayServer *s, const QmpJson *got, const char *na
     }
     if (e->n_fds != n_fds) {
         add_failure(s, "%s:%u: command %u ('%s') came with %u fds, recorded with %u",
-                    s->rec->name, e->line, s->n_commands + 1, name, n_fds, e->n_fds);
+                    s->rec->name, e->line, s->n_received, name, n_fds, e->n_fds);
         send_error(s, id, "qmp-replay: fds differ from the recording");
         s->close_after_flush = TRUE;
         return;
@@ -406,6 +458,15 @@ static void handle_lenient(QmpReplayServer *s, const QmpJson *got, const char *n
     }
     if (pick < 0)
         pick = last_used;
+    const QmpSchemaCheck *check = s->shared_check ? s->shared_check : s->check;
+    if (!cands && (!check || !qmp_schema_check_has_command(check, name))) {
+        /* A command this QEMU does not have (not in its schema, never
+         * recorded): answered as QEMU answers it, which is not a fault of
+         * the replay (clients probe for commands). */
+        g_autofree char *desc = g_strdup_printf("The command %s has not been found", name);
+        send_error_class(s, id, "CommandNotFound", desc);
+        return;
+    }
     if (pick < 0 || entry(s, pick)->reply < 0) {
         g_autofree char *tg = without_id(got, NULL);
         GString *near = g_string_new(NULL);
@@ -419,7 +480,7 @@ static void handle_lenient(QmpReplayServer *s, const QmpJson *got, const char *n
             g_string_append_printf(near, "  recorded at line %u: %s\n%s", c->line, tc, diff);
         }
         add_failure(s, "%s: command %u has no %s in the recording\n  got: %s\n%s",
-                    s->rec->name, s->n_commands + 1,
+                    s->rec->name, s->n_received,
                     pick < 0 ? "equal command" : "reply for its equal command", tg,
                     near->len ? near->str : "  (no recorded command of that name)\n");
         g_string_free(near, TRUE);
@@ -454,10 +515,11 @@ static void handle_lenient(QmpReplayServer *s, const QmpJson *got, const char *n
 
 static void handle_message(QmpReplayServer *s, const char *text, gsize len, guint n_fds)
 {
+    s->n_received++;
     g_autoptr(GError) err = NULL;
     g_autoptr(QmpJsonDoc) doc = qmp_json_parse(text, len, 0, &err);
     if (!doc) {
-        add_failure(s, "%s: command %u is not JSON: %s", s->rec->name, s->n_commands + 1,
+        add_failure(s, "%s: command %u is not JSON: %s", s->rec->name, s->n_received,
                     err->message);
         send_error(s, NULL, "JSON parse error");
         if (s->mode == QMP_REPLAY_STRICT)
@@ -477,7 +539,7 @@ static void handle_message(QmpReplayServer *s, const char *text, gsize len, guin
     if (!name || (args && args->type != QMP_JSON_OBJECT)) {
         g_autofree char *tg = qmp_json_to_string(got);
         add_failure(s, "%s: message %u is not a QMP command: %s", s->rec->name,
-                    s->n_commands + 1, tg);
+                    s->n_received, tg);
         send_error(s, id, "QMP input member 'execute' is missing or 'arguments' is not an object");
         if (s->mode == QMP_REPLAY_STRICT)
             s->close_after_flush = TRUE;
@@ -620,7 +682,7 @@ gboolean qmp_replay_server_serve_fd(QmpReplayServer *s, int fd, GError **error)
     }
     s->served = TRUE;
     s->fd = fd;
-    if (!s->schema_set) {
+    if (!s->schema_set && !qmp_replay_server_use_recorded_schema(s)) {
         g_autoptr(GError) err = NULL;
         s->check = qmp_schema_check_new_from_text(qmp_introspect_json, qmp_introspect_json_len,
                                                   &err);

@@ -6,12 +6,13 @@
  *   qmp-caps --from-replay FILE       answer from a recording
  *   qmp-caps --socket PATH            ask a running QEMU
  *   qmp-caps --diff A B               compare two binaries or recordings
- *   --xml | --json                    machine-readable output
+ *   --xml | --json                    machine-readable output (--diff: --json)
  *   --all                             the table lists every name, not only rules
  *   --no-cache                        neither read nor write the cache
  */
 #include <stdio.h>
 #include <string.h>
+#include <yajl/yajl_gen.h>
 
 #include "qmp-caps.h"
 
@@ -72,7 +73,33 @@ static int cmp_strptr(gconstpointer a, gconstpointer b, gpointer unused)
     return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int diff(const QmpCaps *a, const QmpCaps *b, const char *an, const char *bn)
+static void gen_str(yajl_gen g, const char *s)
+{
+    if (s)
+        yajl_gen_string(g, (const unsigned char *) s, strlen(s));
+    else
+        yajl_gen_null(g);
+}
+
+static void gen_side(yajl_gen g, const char *key, const QmpCaps *c, const char *name)
+{
+    int maj, min, mic;
+    gen_str(g, key);
+    yajl_gen_map_open(g);
+    gen_str(g, "source");
+    gen_str(g, name);
+    gen_str(g, "version");
+    if (qmp_caps_get_version(c, &maj, &min, &mic)) {
+        g_autofree char *v = g_strdup_printf("%d.%d.%d", maj, min, mic);
+        gen_str(g, v);
+    } else {
+        yajl_gen_null(g);
+    }
+    yajl_gen_map_close(g);
+}
+
+static int diff(const QmpCaps *a, const QmpCaps *b, const char *an, const char *bn,
+                gboolean json)
 {
     g_autoptr(GHashTable) all = g_hash_table_new(g_str_hash, g_str_equal);
     g_auto(GStrv) na = qmp_caps_list(a);
@@ -84,6 +111,40 @@ static int diff(const QmpCaps *a, const QmpCaps *b, const char *an, const char *
     guint len = 0;
     const char **names = (const char **) g_hash_table_get_keys_as_array(all, &len);
     g_qsort_with_data(names, len, sizeof(char *), cmp_strptr, NULL);
+    if (json) {
+        /* {"a": {source, version}, "b": {...}, "differences": [{name, a, b}]} */
+        yajl_gen g = yajl_gen_alloc(NULL);
+        yajl_gen_config(g, yajl_gen_beautify, 1);
+        yajl_gen_map_open(g);
+        gen_side(g, "a", a, an);
+        gen_side(g, "b", b, bn);
+        gen_str(g, "differences");
+        yajl_gen_array_open(g);
+        guint nd = 0;
+        for (guint i = 0; i < len; i++) {
+            QmpCapsState sa = qmp_caps_get(a, names[i]), sb = qmp_caps_get(b, names[i]);
+            if (sa == sb)
+                continue;
+            nd++;
+            yajl_gen_map_open(g);
+            gen_str(g, "name");
+            gen_str(g, names[i]);
+            gen_str(g, "a");
+            gen_str(g, state_word(sa));
+            gen_str(g, "b");
+            gen_str(g, state_word(sb));
+            yajl_gen_map_close(g);
+        }
+        yajl_gen_array_close(g);
+        yajl_gen_map_close(g);
+        const unsigned char *buf;
+        size_t blen;
+        yajl_gen_get_buf(g, &buf, &blen);
+        fwrite(buf, 1, blen, stdout);
+        yajl_gen_free(g);
+        g_free(names);
+        return nd ? 1 : 0;
+    }
     int maj, min, mic;
     printf("A: %s", an);
     if (qmp_caps_get_version(a, &maj, &min, &mic))
@@ -108,6 +169,7 @@ static int diff(const QmpCaps *a, const QmpCaps *b, const char *an, const char *
 int main(int argc, char **argv)
 {
     gboolean xml = FALSE, json = FALSE, no_cache = FALSE, do_diff = FALSE, all = FALSE;
+    gboolean version = FALSE;
     char *replay = NULL, *socket_path = NULL;
     GOptionEntry entries[] = {
         { "xml", 0, 0, G_OPTION_ARG_NONE, &xml, "Print the answer as XML (the cache format)", NULL },
@@ -121,16 +183,24 @@ int main(int argc, char **argv)
         { "no-cache", 0, 0, G_OPTION_ARG_NONE, &no_cache, "Neither read nor write the cache", NULL },
         { "all", 0, 0, G_OPTION_ARG_NONE, &all,
           "List every command and migration capability in the table, not only the rules", NULL },
+        { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL, 0, 0, 0, NULL, NULL, NULL },
     };
     g_autoptr(GOptionContext) oc = g_option_context_new("[BINARY] | --diff A B");
     g_option_context_set_summary(oc, "Report what a QEMU binary can do (default: "
                                      "qemu-system-x86_64 from PATH).");
+    g_option_context_set_description(oc, "Exit status: 0 success (--diff: no difference), "
+                                         "1 probe failed (--diff: they differ), 2 usage.\n"
+                                         "See qmp-caps(1).");
     g_option_context_add_main_entries(oc, entries, NULL);
     g_autoptr(GError) error = NULL;
     if (!g_option_context_parse(oc, &argc, &argv, &error)) {
         fprintf(stderr, "qmp-caps: %s\n", error->message);
         return 2;
+    }
+    if (version) {
+        printf("qmp-caps (qmpkit) %s\n", QMPKIT_VERSION);
+        return 0;
     }
     if (xml && json) {
         fprintf(stderr, "qmp-caps: --xml and --json exclude each other\n");
@@ -147,7 +217,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "qmp-caps: %s\n", error->message);
             return 2;
         }
-        return diff(a, b, argv[1], argv[2]);
+        if (xml) {
+            fprintf(stderr, "qmp-caps: --diff prints a table or --json, not --xml\n");
+            return 2;
+        }
+        return diff(a, b, argv[1], argv[2], json);
     }
     if (argc > 2 || (argc == 2 && (replay || socket_path))) {
         fprintf(stderr, "qmp-caps: too many arguments\n");

@@ -3,7 +3,7 @@
  * qmp-replay: serve a recorded QMP conversation on a unix socket, or record
  * one by standing between a client and QEMU.  See docs/qmp-replay.md.
  *
- *   qmp-replay serve [--lenient] [--schema PATH|recorded|none] --socket PATH FILE
+ *   qmp-replay serve [--lenient] [--schema PATH|recorded|project|none] --socket PATH FILE
  *   qmp-replay record --listen PATH --connect PATH -o FILE [--peer NAME]
  */
 #include <errno.h>
@@ -17,6 +17,7 @@
 #include "qmp-replay.h"
 #include "trace.h" /* libqmp's secret redaction (exported, not installed) */
 #include "transport.h" /* and its fd passing */
+#include "qmp-introspect.h" /* the project's schema */
 
 #define MAX_FDS 16
 
@@ -64,7 +65,8 @@ static int cmd_serve(int argc, char **argv)
           "answer equal commands in any order (default: strict order)", NULL },
         { "schema", 0, 0, G_OPTION_ARG_FILENAME, &schema,
           "validate commands against this SchemaInfo list (JSON file), 'recorded' "
-          "(the recording's query-qmp-schema reply) or 'none' (default: qmpkit's schema)",
+          "(the recording's query-qmp-schema reply), 'project' (qmpkit's schema) or "
+          "'none' (default: the recording's own schema when it holds one, else qmpkit's)",
           "PATH" },
         { "socket", 0, 0, G_OPTION_ARG_FILENAME, &socket_path, "listen on this unix socket",
           "PATH" },
@@ -89,6 +91,11 @@ static int cmd_serve(int argc, char **argv)
         qmp_replay_server_new(rec, lenient ? QMP_REPLAY_LENIENT : QMP_REPLAY_STRICT, NULL);
     if (schema && strcmp(schema, "none") == 0) {
         qmp_replay_server_set_schema(s, NULL);
+    } else if (schema && strcmp(schema, "project") == 0) {
+        g_autoptr(QmpJsonDoc) doc = qmp_json_parse(qmp_introspect_json, qmp_introspect_json_len,
+                                                   0, &error);
+        g_assert(doc);
+        qmp_replay_server_set_schema(s, qmp_json_doc_root(doc));
     } else if (schema && strcmp(schema, "recorded") == 0) {
         if (!qmp_replay_server_use_recorded_schema(s)) {
             fprintf(stderr, "qmp-replay: %s holds no query-qmp-schema reply\n", argv[1]);
@@ -302,6 +309,19 @@ static int cmd_record(int argc, char **argv)
     return 0;
 }
 
+static const char usage[] =
+    "usage: qmp-replay serve [--lenient] [--schema PATH|recorded|project|none] --socket PATH FILE\n"
+    "       qmp-replay record --listen PATH --connect PATH -o FILE [--peer NAME]\n"
+    "       qmp-replay --help | --version\n"
+    "\n"
+    "serve:  play QEMU's side of a recorded conversation (qmpkit .jsonl or libvirt\n"
+    "        .replies) to one client on a unix socket; strict order by default.\n"
+    "record: stand between a client and QEMU's QMP socket and write the\n"
+    "        conversation (secrets redacted).\n"
+    "'qmp-replay serve --help' and 'qmp-replay record --help' list their options.\n"
+    "Exit status: 0 success, 1 the conversation differed from the recording,\n"
+    "2 usage or I/O error.  See qmp-replay(1).\n";
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -309,8 +329,15 @@ int main(int argc, char **argv)
         return cmd_serve(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "record") == 0)
         return cmd_record(argc - 1, argv + 1);
-    fprintf(stderr,
-            "usage: qmp-replay serve [--lenient] [--schema PATH|recorded|none] --socket PATH FILE\n"
-            "       qmp-replay record --listen PATH --connect PATH -o FILE [--peer NAME]\n");
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "help") == 0)) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc == 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+        printf("qmp-replay (qmpkit) %s\n", QMPKIT_VERSION);
+        return 0;
+    }
+    fputs(usage, stderr);
     return 2;
 }

@@ -174,6 +174,141 @@ static void test_usage(void)
     g_assert_nonnull(strstr(err, "qmp-replay serve:"));
 }
 
+/* Run the tool to its end: exit status, stdout. */
+static int run_tool(const char *const *argv, char **out)
+{
+    g_autofree char *err = NULL;
+    int status = 0;
+    GError *error = NULL;
+    g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, 0, NULL, NULL, out, &err, &status,
+                               &error));
+    g_assert_no_error(error);
+    g_assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_help_version(void)
+{
+    g_autofree char *out = NULL, *out2 = NULL, *out3 = NULL;
+    const char *help[] = { tool, "--help", NULL };
+    g_assert_cmpint(run_tool(help, &out), ==, 0);
+    g_assert_nonnull(strstr(out, "usage: qmp-replay serve"));
+    const char *serve_help[] = { tool, "serve", "--help", NULL };
+    g_assert_cmpint(run_tool(serve_help, &out2), ==, 0);
+    g_assert_nonnull(strstr(out2, "--lenient"));
+    const char *version[] = { tool, "--version", NULL };
+    g_assert_cmpint(run_tool(version, &out3), ==, 0);
+    g_assert_true(g_str_has_prefix(out3, "qmp-replay (qmpkit) "));
+}
+
+/* Lenient: failures carry the position of the client's message; a command
+ * QEMU does not have is answered with CommandNotFound, as QEMU does. */
+static void test_serve_lenient_numbering(void)
+{
+    g_autofree char *sock = g_build_filename(dir, "s4.sock", NULL);
+    g_autofree char *rec = qmp_replay_test_recording_path("stop-cont.jsonl");
+    const char *argv[] = { tool, "serve", "--lenient", "--socket", sock, rec, NULL };
+    int err_fd;
+    GPid pid = spawn(argv, &err_fd);
+    QmpMonitor *mon = connect_to(sock); /* qmp_capabilities: message 1 */
+    GError *error = NULL;
+    g_autoptr(QmpStatusInfo) st = qmp_query_status(mon, &error); /* 2 */
+    g_assert_no_error(error);
+    for (int i = 0; i < 2; i++) { /* 3 and 4: in the schema, not recorded */
+        g_autoptr(QmpJsonDoc) d = qmp_monitor_execute(mon, "query-name", NULL, 0, NULL, 0, -1,
+                                                      NULL, &error);
+        g_assert_null(d);
+        g_assert_error(error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_GENERIC_ERROR);
+        g_clear_error(&error);
+    }
+    g_autoptr(QmpJsonDoc) d = qmp_monitor_execute(mon, "no-such-command", NULL, 0, NULL, 0, -1,
+                                                  NULL, &error); /* 5 */
+    g_assert_null(d);
+    g_assert_error(error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_COMMAND_NOT_FOUND);
+    g_assert_cmpstr(error->message, ==, "The command no-such-command has not been found");
+    g_clear_error(&error);
+    g_object_unref(mon);
+    g_autofree char *err = read_all(err_fd);
+    g_assert_cmpint(wait_exit(pid), ==, 1);
+    g_assert_nonnull(strstr(err, "command 3 has no equal command"));
+    g_assert_nonnull(strstr(err, "command 4 has no equal command"));
+    g_assert_null(strstr(err, "no-such-command"));
+}
+
+/* A recording whose secret was redacted replays to a client sending the
+ * real secret; anything else still differs. */
+static void test_serve_redacted(void)
+{
+    g_autofree char *rec = g_build_filename(dir, "secret.jsonl", NULL);
+    const char *text =
+        "{\"qmpkit-recording\": 1, \"peer\": \"test\"}\n"
+        "{\"dir\": \"in\", \"seq\": 0, \"t\": 0, \"msg\": {\"QMP\": {\"version\": "
+        "{\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, "
+        "\"capabilities\": []}}}\n"
+        "{\"dir\": \"out\", \"seq\": 1, \"t\": 0, \"msg\": {\"execute\": \"qmp_capabilities\", \"id\": \"a\"}}\n"
+        "{\"dir\": \"in\", \"seq\": 2, \"t\": 0, \"msg\": {\"return\": {}, \"id\": \"a\"}}\n"
+        "{\"dir\": \"out\", \"seq\": 3, \"t\": 0, \"msg\": {\"execute\": \"change-vnc-password\", "
+        "\"arguments\": {\"password\": \"<redacted>\"}, \"id\": \"b\"}}\n"
+        "{\"dir\": \"in\", \"seq\": 4, \"t\": 0, \"msg\": {\"return\": {}, \"id\": \"b\"}}\n";
+    g_assert_true(g_file_set_contents(rec, text, -1, NULL));
+    for (int round = 0; round < 2; round++) {
+        g_autofree char *sock = g_build_filename(dir, "s5.sock", NULL);
+        const char *argv[] = { tool, "serve", "--schema", "none", "--socket", sock, rec, NULL };
+        int err_fd;
+        GPid pid = spawn(argv, &err_fd);
+        QmpMonitor *mon = connect_to(sock);
+        GError *error = NULL;
+        const char *args = round == 0 ? "{\"password\": \"hunter2\"}"
+                                      : "{\"password\": \"hunter2\", \"extra\": 1}";
+        g_autoptr(QmpJsonDoc) d = qmp_monitor_execute(mon, "change-vnc-password", args, 0, NULL,
+                                                      0, -1, NULL, &error);
+        if (round == 0) {
+            g_assert_no_error(error);
+            g_assert_nonnull(d);
+        } else {
+            g_assert_error(error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_GENERIC_ERROR);
+            g_clear_error(&error);
+        }
+        g_object_unref(mon);
+        g_autofree char *err = read_all(err_fd);
+        g_assert_cmpint(wait_exit(pid), ==, round == 0 ? 0 : 1);
+        if (round == 1) /* the report shows the difference, never the secret */
+            g_assert_nonnull(strstr(err, "extra"));
+        g_assert_null(strstr(err, "hunter2"));
+    }
+    unlink(rec);
+}
+
+/* By default a recording holding its own query-qmp-schema reply is
+ * validated against it: libvirt's 4.2 probe asks for
+ * query-sev-capabilities, which 4.2 had and qmpkit's schema lacks. */
+static void test_serve_recorded_schema_default(void)
+{
+    const char *shared = g_getenv("QMPKIT_SHARED_DIR");
+    g_autofree char *rec = g_build_filename(shared ? shared : "../shared", "corpora", "libvirt",
+                                            "caps_4.2.0.x86_64.replies", NULL);
+    if (!g_file_test(rec, G_FILE_TEST_EXISTS)) {
+        g_test_skip("no ../shared corpus");
+        return;
+    }
+    g_autofree char *sock = g_build_filename(dir, "s6.sock", NULL);
+    const char *argv[] = { tool, "serve", "--lenient", "--socket", sock, rec, NULL };
+    int err_fd;
+    GPid pid = spawn(argv, &err_fd);
+    QmpMonitor *mon = connect_to(sock);
+    GError *error = NULL;
+    g_autoptr(QmpJsonDoc) d = qmp_monitor_execute(mon, "query-sev-capabilities", NULL, 0, NULL,
+                                                  0, -1, NULL, &error);
+    /* The recorded answer: that machine had no SEV. */
+    g_assert_error(error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_GENERIC_ERROR);
+    g_assert_cmpstr(error->message, ==, "SEV feature is not available");
+    g_clear_error(&error);
+    g_object_unref(mon);
+    g_autofree char *err = read_all(err_fd);
+    g_assert_cmpint(wait_exit(pid), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+}
+
 static void test_record_live(void)
 {
     g_autofree char *qemu_sock = g_build_filename(dir, "qemu.sock", NULL);
@@ -235,6 +370,11 @@ int main(int argc, char **argv)
         g_test_add_func("/qmp-replay/serve-strict-mismatch", test_serve_strict_mismatch);
         g_test_add_func("/qmp-replay/serve-lenient-libvirt", test_serve_lenient_libvirt);
         g_test_add_func("/qmp-replay/usage", test_usage);
+        g_test_add_func("/qmp-replay/help-version", test_help_version);
+        g_test_add_func("/qmp-replay/serve-lenient-numbering", test_serve_lenient_numbering);
+        g_test_add_func("/qmp-replay/serve-redacted", test_serve_redacted);
+        g_test_add_func("/qmp-replay/serve-recorded-schema-default",
+                        test_serve_recorded_schema_default);
     }
     dir = g_dir_make_tmp("qmpkit-tool-XXXXXX", NULL);
     int rc = g_test_run();
