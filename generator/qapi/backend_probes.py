@@ -27,11 +27,21 @@ value) and, last, '$feature' (a feature of what the path reached).  Arrays
 are looked through.  Names of the form 'command.X' and 'migration.X' are
 reserved for rules of that kind about X.
 
+Building from a schema other than the project's own (a QEMU release's,
+meson option qapi_schema), the build sets QAPI_PROBE_SKIP_MISSING=1: a rule
+naming something that schema lacks (a command, event, member, branch, enum
+value, feature, migration or QMP capability, or a path through a type of
+another shape) is then left out of the table with a note on stderr,
+`file:line:col: note: rule 'NAME' skipped: REASON`, instead of failing the
+build; qmp-caps reports such a rule as unknown.  Syntax errors and misused
+rules stay fatal either way.
+
 Output: qmp-caps-rules.c, the table declared in caps/caps-rules.h.
 """
 
 import os
 import re
+import sys
 
 from .schema import ArrayType, Command, EnumType, Event, ObjectType
 from .source import Pos, SchemaError
@@ -62,6 +72,10 @@ KNOWN_FEATURES = ('deprecated', 'unstable')
 _NAME_RE = re.compile(r'^[a-z0-9][A-Za-z0-9_.+-]*$')
 _TOKEN_RE = re.compile(r'\S+')
 _VERSION_RE = re.compile(r'^(\d+)\.(\d+)(?:\.(\d+))?$')
+
+
+class Missing(SchemaError):
+    """A rule names something the schema lacks (skippable, see above)."""
 
 
 class Rule:
@@ -169,7 +183,7 @@ def _check_path(schema, rule):
             raise SchemaError(_col(pos, off), 'empty step in path')
     first = schema.lookup(steps[0])
     if not isinstance(first, (Command, Event)):
-        raise SchemaError(pos, "unknown command or event '%s'" % steps[0])
+        raise Missing(pos, "unknown command or event '%s'" % steps[0])
     ent = first            # the entity the path is at
     member = None          # or the member it is at
     for i, (s, off) in enumerate(zip(steps[1:], offs[1:]), 1):
@@ -180,9 +194,9 @@ def _check_path(schema, rule):
                 raise SchemaError(spos, "a '$feature' step must be last")
             have = member.feature_names() if member else ent.feature_names()
             if feat not in have and feat not in KNOWN_FEATURES:
-                raise SchemaError(spos, "unknown feature '%s' of '%s'"
-                                  % (feat, member.name if member else
-                                     ent.name))
+                raise Missing(spos, "unknown feature '%s' of '%s'"
+                              % (feat, member.name if member else
+                                 ent.name))
             continue
         if s in ('arg-type', 'ret-type'):
             if member is not None or not isinstance(ent, (Command, Event)):
@@ -193,7 +207,7 @@ def _check_path(schema, rule):
                                   % ent.name)
             t = ent.arg_type if s == 'arg-type' else ent.ret_type
             if t is None:
-                raise SchemaError(spos, "'%s' has no %s" % (ent.name, s))
+                raise Missing(spos, "'%s' has no %s" % (ent.name, s))
             ent = _follow(t)
             continue
         if member is not None:
@@ -201,86 +215,103 @@ def _check_path(schema, rule):
             member = None
         if s.startswith('+'):
             if not isinstance(ent, ObjectType) or not ent.variants:
-                raise SchemaError(spos, "%s is not a union" % _what(ent))
+                raise Missing(spos, "%s is not a union" % _what(ent))
             v = [v for v in ent.variants.variants if v.name == s[1:]]
             if not v:
-                raise SchemaError(spos, "union '%s' has no branch '%s'"
-                                  % (ent.name, s[1:]))
+                raise Missing(spos, "union '%s' has no branch '%s'"
+                              % (ent.name, s[1:]))
             ent = _follow(v[0].type)
         elif s.startswith('^'):
             if not isinstance(ent, EnumType):
-                raise SchemaError(spos, "%s is not an enum" % _what(ent))
+                raise Missing(spos, "%s is not an enum" % _what(ent))
             if s[1:] not in ent.member_names():
-                raise SchemaError(spos, "enum '%s' has no value '%s'"
-                                  % (ent.name, s[1:]))
+                raise Missing(spos, "enum '%s' has no value '%s'"
+                              % (ent.name, s[1:]))
             if i != len(steps) - 1:
                 raise SchemaError(_col(spos, len(s) + 1),
                                   "nothing may follow an enum value")
         else:
             if not isinstance(ent, ObjectType) or isinstance(
                     ent, (Command, Event)):
-                raise SchemaError(spos, "%s has no members" % _what(ent))
+                raise Missing(spos, "%s has no members" % _what(ent))
             m = [m for m in ent.members if m.name == s]
             if not m:
-                raise SchemaError(spos, "%s has no member '%s'"
-                                  % (_what(ent), s))
+                raise Missing(spos, "%s has no member '%s'"
+                              % (_what(ent), s))
             member = m[0]
     rule.steps = steps
 
 
 def _need_command(schema, rule, cmd):
     if not isinstance(schema.lookup(cmd), Command):
-        raise SchemaError(rule.pos, "rule kind '%s' needs command '%s', "
-                          "which the schema lacks" % (rule.kind, cmd))
+        raise Missing(rule.pos, "rule kind '%s' needs command '%s', "
+                      "which the schema lacks" % (rule.kind, cmd))
 
 
-def check(schema, rules):
+def _check_rule(schema, r):
+    arg, apos = (r.args[0], r.arg_pos[0])
+    for prefix, kind in (('command.', 'command'),
+                         ('migration.', 'migration')):
+        if r.name.startswith(prefix) and (
+                r.kind != kind or r.name[len(prefix):] != arg):
+            raise SchemaError(r.pos, "name '%s' is reserved for rule "
+                              "'%s %s'" % (r.name, kind,
+                                           r.name[len(prefix):]))
+    if r.kind in NEEDS:
+        _need_command(schema, r, NEEDS[r.kind])
+    if r.kind == 'command':
+        if not isinstance(schema.lookup(arg), Command):
+            raise Missing(apos, "unknown command '%s'" % arg)
+    elif r.kind == 'event':
+        if not isinstance(schema.lookup(arg), Event):
+            raise Missing(apos, "unknown event '%s'" % arg)
+    elif r.kind == 'schema':
+        _need_command(schema, r, 'query-qmp-schema')
+        _check_path(schema, r)
+    elif r.kind == 'migration':
+        e = schema.lookup('MigrationCapability')
+        if not isinstance(e, EnumType):
+            raise Missing(apos, "the schema has no enum "
+                          "'MigrationCapability'")
+        if arg not in e.member_names():
+            raise Missing(apos, "unknown migration capability '%s'"
+                          % arg)
+    elif r.kind == 'qmp-capability':
+        e = schema.lookup('QMPCapability')
+        if not isinstance(e, EnumType):
+            raise Missing(apos, "the schema has no enum "
+                          "'QMPCapability'")
+        if arg not in e.member_names():
+            raise Missing(apos, "unknown QMP capability '%s'" % arg)
+    elif r.kind == 'version':
+        m = _VERSION_RE.match(arg)
+        if not m:
+            raise SchemaError(apos, "invalid version '%s' (X.Y or "
+                              "X.Y.Z)" % arg)
+        r.version = tuple(int(x or 0) for x in m.groups())
+    elif r.kind in ('qom-type', 'qom-property'):
+        # QOM names are not in the QAPI schema; only their syntax is
+        for a, p in zip(r.args, r.arg_pos):
+            if not re.match(r'^[A-Za-z0-9][A-Za-z0-9_.,+-]*$', a):
+                raise SchemaError(p, "invalid QOM name '%s'" % a)
+
+
+def check(schema, rules, skip_missing=False):
+    """The rules that hold for schema.  A rule naming something the schema
+    lacks fails, or with skip_missing is left out with a note on stderr."""
+    kept = []
     for r in rules:
-        arg, apos = (r.args[0], r.arg_pos[0])
-        for prefix, kind in (('command.', 'command'),
-                             ('migration.', 'migration')):
-            if r.name.startswith(prefix) and (
-                    r.kind != kind or r.name[len(prefix):] != arg):
-                raise SchemaError(r.pos, "name '%s' is reserved for rule "
-                                  "'%s %s'" % (r.name, kind,
-                                               r.name[len(prefix):]))
-        if r.kind in NEEDS:
-            _need_command(schema, r, NEEDS[r.kind])
-        if r.kind == 'command':
-            if not isinstance(schema.lookup(arg), Command):
-                raise SchemaError(apos, "unknown command '%s'" % arg)
-        elif r.kind == 'event':
-            if not isinstance(schema.lookup(arg), Event):
-                raise SchemaError(apos, "unknown event '%s'" % arg)
-        elif r.kind == 'schema':
-            _need_command(schema, r, 'query-qmp-schema')
-            _check_path(schema, r)
-        elif r.kind == 'migration':
-            e = schema.lookup('MigrationCapability')
-            if not isinstance(e, EnumType):
-                raise SchemaError(apos, "the schema has no enum "
-                                  "'MigrationCapability'")
-            if arg not in e.member_names():
-                raise SchemaError(apos, "unknown migration capability '%s'"
-                                  % arg)
-        elif r.kind == 'qmp-capability':
-            e = schema.lookup('QMPCapability')
-            if not isinstance(e, EnumType):
-                raise SchemaError(apos, "the schema has no enum "
-                                  "'QMPCapability'")
-            if arg not in e.member_names():
-                raise SchemaError(apos, "unknown QMP capability '%s'" % arg)
-        elif r.kind == 'version':
-            m = _VERSION_RE.match(arg)
-            if not m:
-                raise SchemaError(apos, "invalid version '%s' (X.Y or "
-                                  "X.Y.Z)" % arg)
-            r.version = tuple(int(x or 0) for x in m.groups())
-        elif r.kind in ('qom-type', 'qom-property'):
-            # QOM names are not in the QAPI schema; only their syntax is
-            for a, p in zip(r.args, r.arg_pos):
-                if not re.match(r'^[A-Za-z0-9][A-Za-z0-9_.,+-]*$', a):
-                    raise SchemaError(p, "invalid QOM name '%s'" % a)
+        try:
+            _check_rule(schema, r)
+        except Missing as e:
+            if not skip_missing:
+                raise
+            pos = e.pos or r.pos
+            print("%s: note: rule '%s' skipped: %s" % (pos, r.name, e.msg),
+                  file=sys.stderr)
+            continue
+        kept.append(r)
+    return kept
 
 
 def _cstr(s):
@@ -320,9 +351,8 @@ def c_text(schema, rules, rules_fname):
     return ''.join(out)
 
 
-def run(schema, rules_fname, outdir):
-    rules = parse(rules_fname)
-    check(schema, rules)
+def run(schema, rules_fname, outdir, skip_missing=False):
+    rules = check(schema, parse(rules_fname), skip_missing)
     output.write(outdir, 'qmp-caps-rules.c', c_text(schema, rules,
                                                      rules_fname))
 
@@ -332,4 +362,5 @@ def generate(schema, defined, outdir, prefix):
     if not fname:
         raise SchemaError(None, 'backend probes: set QAPI_PROBE_RULES to '
                           'the probe rules file')
-    run(schema, fname, outdir)
+    run(schema, fname, outdir,
+        os.environ.get('QAPI_PROBE_SKIP_MISSING', '') not in ('', '0'))
