@@ -61,11 +61,11 @@ typedef enum {
     /* A command is answered by the reply of an equal recorded command
      * wherever it is (first unused one; when all are used, the last one). */
     QMP_REPLAY_LENIENT,
-} QmpReplayMode;
+} QmpReplayMatch;
 
 typedef struct _QmpReplayServer QmpReplayServer;
 
-QmpReplayServer *qmp_replay_server_new(QmpReplay *rec, QmpReplayMode mode,
+QmpReplayServer *qmp_replay_server_new(QmpReplay *rec, QmpReplayMatch mode,
                                        GMainContext *context);
 /* Validate against schema_info_list (a SchemaInfo array; copied), or with
  * NULL switch validation off. */

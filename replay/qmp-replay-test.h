@@ -17,11 +17,11 @@ G_BEGIN_DECLS
  * (qmp_monitor_handshake).  *server_out receives the server (the caller
  * frees it with qmp_replay_server_free after unreffing the monitor or not:
  * either order is fine). */
-QmpMonitor *qmp_replay_test_start(const char *file, QmpReplayMode mode,
+QmpMonitor *qmp_replay_test_start(const char *file, QmpReplayMatch mode,
                                   QmpReplayServer **server_out);
 /* The same with a recording already loaded and a schema choice:
  * schema NULL keeps the default (the project's), otherwise it is used. */
-QmpMonitor *qmp_replay_test_start_full(QmpReplay *rec, QmpReplayMode mode,
+QmpMonitor *qmp_replay_test_start_full(QmpReplay *rec, QmpReplayMatch mode,
                                        const QmpJson *schema,
                                        QmpReplayServer **server_out);
 /* Assert that the conversation went as recorded (qmp_replay_server_finish

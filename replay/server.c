@@ -21,7 +21,7 @@
 
 struct _QmpReplayServer {
     QmpReplay *rec;
-    QmpReplayMode mode;
+    QmpReplayMatch mode;
     GMainContext *ctx;
     QmpSchemaCheck *check;    /* NULL: no validation */
     const QmpSchemaCheck *shared_check; /* borrowed, used when set */
@@ -599,7 +599,7 @@ static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
 
 /* ---- public -------------------------------------------------------------- */
 
-QmpReplayServer *qmp_replay_server_new(QmpReplay *rec, QmpReplayMode mode,
+QmpReplayServer *qmp_replay_server_new(QmpReplay *rec, QmpReplayMatch mode,
                                        GMainContext *context)
 {
     QmpReplayServer *s = g_new0(QmpReplayServer, 1);

@@ -12,7 +12,7 @@ char *qmp_replay_test_recording_path(const char *name)
     return g_build_filename(src ? src : ".", "replay-tests", "recordings", name, NULL);
 }
 
-QmpMonitor *qmp_replay_test_start_full(QmpReplay *rec, QmpReplayMode mode,
+QmpMonitor *qmp_replay_test_start_full(QmpReplay *rec, QmpReplayMatch mode,
                                        const QmpJson *schema,
                                        QmpReplayServer **server_out)
 {
@@ -31,7 +31,7 @@ QmpMonitor *qmp_replay_test_start_full(QmpReplay *rec, QmpReplayMode mode,
     return mon;
 }
 
-QmpMonitor *qmp_replay_test_start(const char *file, QmpReplayMode mode,
+QmpMonitor *qmp_replay_test_start(const char *file, QmpReplayMatch mode,
                                   QmpReplayServer **server_out)
 {
     GError *error = NULL;
