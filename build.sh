@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # One entry point for a fresh Debian 12 machine (see README.md):
 #   ./build.sh main   install what is missing, build, run the main job
-#   ./build.sh test   install what is missing, build, run every test
+#   ./build.sh test   install what is missing, build with -Dwerror=true,
+#                     run every test
+# Not root and no sudo: prints the apt-get command to run and exits 1.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,15 +23,32 @@ install_missing() {
   done
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      # not root and no sudo: say what to install, and stop
+      {
+        echo "build.sh: these packages are missing: ${missing[*]}"
+        echo "build.sh: install them as root, then run build.sh again:"
+        echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+      } >&2
+      exit 1
+    fi
+    sudo=(sudo)
+  fi
   echo "build.sh: installing ${missing[*]}"
   "${sudo[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# Configure (once) and build.  Arguments are meson options: given to
+# `meson setup` for a new build folder, to `meson configure` for an
+# existing one (so `./build.sh test` turns werror on in a folder first set
+# up by `./build.sh main` or by hand).
 build() {
   if [ ! -f build/build.ninja ]; then
-    meson setup build
+    meson setup build "$@"
+  elif [ $# -gt 0 ]; then
+    meson configure build "$@"
   fi
   ninja -C build
 }
@@ -61,7 +80,8 @@ case "${1:-}" in
   test)
     install_missing
     unpack_second_qemu
-    build
+    # CI: warnings are errors (werror is off by default for users)
+    build -Dwerror=true
     meson test -C build --print-errorlogs --num-processes 2
     meson test -C build --print-errorlogs --num-processes 2 --setup=valgrind --suite c
     ;;

@@ -7,7 +7,7 @@
 # reads a recorded 7.2 probe.  Only compiles: the tests of those trees are
 # not run.  Skipped (77) without ../shared.
 #
-#   build-upstream.sh 7.2.0 9.2.0-rc2
+#   tree-from-release-schema.sh 7.2.0 9.2.0-rc2
 #
 # QMPKIT_WERROR=true|false (meson.build passes its own werror setting)
 # decides whether warnings fail, as in the build that runs the test.
@@ -36,7 +36,7 @@ for rel in "$@"; do
     { echo "FAIL $rel: qmp-caps --from-replay"; exit 1; }
   grep -q '"migration.postcopy-ram"' "$tmp/$rel.json" ||
     { cat "$tmp/$rel.json"; echo "FAIL $rel: qmp-caps lacks migration.postcopy-ram"; exit 1; }
-  echo "ok whole tree built from QEMU $rel's schema ($(sed 's/.*: //' "$b/schema/summary.txt" | tr '\n' ' '))"
+  echo "ok whole tree built from QEMU $rel's schema ($(sed "s/.*: //" "$b/schema/summary.txt" | head -1))"
   rm -rf "$b"
   passed=$((passed + 1))
 done
