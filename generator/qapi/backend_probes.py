@@ -44,7 +44,7 @@ import re
 import sys
 
 from .schema import ArrayType, Command, EnumType, Event, ObjectType
-from .source import Pos, SchemaError
+from .source import Pos, SchemaError, read_text
 from . import output
 
 KINDS = {
@@ -93,11 +93,7 @@ class Rule:
 
 def parse(fname):
     """The rules of fname, syntax checked (names are checked later)."""
-    try:
-        with open(fname, encoding='utf-8') as f:
-            lines = f.read().split('\n')
-    except OSError as e:
-        raise SchemaError(None, '%s: %s' % (fname, e.strerror))
+    lines = read_text(fname).split('\n')
     rules = []
     seen = {}
     for lineno, line in enumerate(lines, 1):
@@ -124,6 +120,8 @@ def parse(fname):
             libvirt = flag[len('libvirt='):]
             if not libvirt:
                 raise SchemaError(fpos, 'empty libvirt flag name')
+            if not toks:
+                raise SchemaError(fpos, 'libvirt flag without a rule')
         name, npos = toks[0]
         if not _NAME_RE.match(name):
             raise SchemaError(npos, "invalid rule name '%s'" % name)
@@ -317,7 +315,10 @@ def check(schema, rules, skip_missing=False):
 def _cstr(s):
     if s is None:
         return 'NULL'
-    return '"%s"' % s.replace('\\', '\\\\').replace('"', '\\"')
+    out = s.replace('\\', '\\\\').replace('"', '\\"')
+    # control characters (a description may hold any) as octal escapes
+    out = re.sub(r'[\x00-\x1f\x7f]', lambda m: '\\%03o' % ord(m.group()), out)
+    return '"%s"' % out
 
 
 def c_text(schema, rules, rules_fname):

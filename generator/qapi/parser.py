@@ -10,7 +10,7 @@ once.  Every value remembers where it started, for error messages.
 
 import os
 
-from .source import Pos, SchemaError
+from .source import Pos, SchemaError, read_text
 from .doc import DocBlock
 
 
@@ -309,23 +309,7 @@ class SchemaReader:
             return
         if absname in incl_stack:
             raise SchemaError(incl_pos, "inclusion loop for %s" % fname)
-        try:
-            with open(fname, 'rb') as f:
-                data = f.read()
-        except OSError as e:
-            raise SchemaError(incl_pos, "can't read %s: %s"
-                              % (fname, e.strerror or e))
-        try:
-            text = data.decode('utf-8')
-        except UnicodeDecodeError as e:
-            line_start = data.rfind(b'\n', 0, e.start) + 1
-            col = len(data[line_start:e.start].decode('utf-8')) + 1
-            raise SchemaError(Pos(fname, data.count(b'\n', 0, e.start) + 1,
-                                  col),
-                              "invalid UTF-8 (byte 0x%02x): a schema is "
-                              "UTF-8 text" % data[e.start])
-        # as text-mode open() would: universal newlines
-        text = text.replace('\r\n', '\n').replace('\r', '\n')
+        text = read_text(fname, incl_pos)
         self.included.add(absname)
         self.modules.append(fname)
         parser = FileParser(fname, text)

@@ -28,3 +28,24 @@ class SchemaError(Exception):
         if self.pos is None:
             return self.msg
         return '%s: %s' % (self.pos, self.msg)
+
+
+def read_text(fname, incl_pos=None):
+    """The text of a UTF-8 source file (universal newlines, as text-mode
+    open() gives); a file that cannot be read, or a byte that is not UTF-8,
+    is a SchemaError (the latter at its file:line:col)."""
+    try:
+        with open(fname, 'rb') as f:
+            data = f.read()
+    except OSError as e:
+        raise SchemaError(incl_pos, "can't read %s: %s"
+                          % (fname, e.strerror or e))
+    try:
+        text = data.decode('utf-8')
+    except UnicodeDecodeError as e:
+        line_start = data.rfind(b'\n', 0, e.start) + 1
+        col = len(data[line_start:e.start].decode('utf-8')) + 1
+        raise SchemaError(Pos(fname, data.count(b'\n', 0, e.start) + 1, col),
+                          "invalid UTF-8 (byte 0x%02x): the file must be UTF-8 "
+                          "text" % data[e.start])
+    return text.replace('\r\n', '\n').replace('\r', '\n')

@@ -24,9 +24,10 @@ const QmpCapsRule qmp_caps_rules[] = {
     { "version.7.2", QMP_CAPS_RULE_VERSION, "7.2", NULL, NULL, { 7, 2, 0 }, NULL, "" },
     { "version.9.1.1", QMP_CAPS_RULE_VERSION, "9.1.1", NULL, NULL, { 9, 1, 1 }, NULL, "" },
     { "oob", QMP_CAPS_RULE_QMP_CAPABILITY, "oob", NULL, NULL, { 0, 0, 0 }, NULL, "" },
+    { "ctl-in-doc", QMP_CAPS_RULE_COMMAND, "drive-mirror", NULL, NULL, { 0, 0, 0 }, NULL, "a\011description with a tab, a \"quote\" and a \\\\ backslash" },
 };
 
-const guint qmp_caps_n_rules = 15;
+const guint qmp_caps_n_rules = 16;
 
 /* types the probe asks qom-list-properties about */
 const char *const qmp_caps_qom_property_types[] = { "max-x86_64-cpu", "none-machine", NULL };
