@@ -10,6 +10,7 @@
  */
 #include <string.h>
 #include "qmp-block-copy.h"
+#include "block-copy-private.h"
 #include "qmp-commands.h"
 #include "qmp-events.h"
 
@@ -118,7 +119,8 @@ static GHashTable *monitor_commands(QmpMonitor *mon, GError **error)
 }
 
 /* -1 on error. */
-static int has_command(QmpMonitor *mon, const QmpCaps *caps, const char *name, GError **error)
+int qmp_block_copy_has_command(QmpMonitor *mon, const QmpCaps *caps, const char *name,
+                               GError **error)
 {
     if (caps) {
         g_autofree char *key = g_strconcat("command.", name, NULL);
@@ -281,10 +283,10 @@ static void on_status_change(QmpMonitor *mon, const QmpJobStatusChangeEvent *ev,
     if (ev == NULL || g_strcmp0(ev->id, job->id) != 0)
         return;
     job->status = ev->status;
+    /* "ready" is taken from BLOCK_JOB_READY, which QEMU sends right after
+     * and which carries the progress figures. */
     if (ev->status == QMP_JOB_STATUS_RUNNING && job->state == QMP_BLOCK_COPY_JOB_STATE_CREATED)
         set_state(job, QMP_BLOCK_COPY_JOB_STATE_RUNNING);
-    else if (ev->status == QMP_JOB_STATUS_READY && job->state < QMP_BLOCK_COPY_JOB_STATE_READY)
-        set_state(job, QMP_BLOCK_COPY_JOB_STATE_READY);
 }
 
 static void on_ready(QmpMonitor *mon, const QmpBlockJobReadyEvent *ev, gint64 ts,
@@ -425,7 +427,7 @@ void qmp_block_copy_job_get_progress(QmpBlockCopyJob *job, gint64 *offset, gint6
 
 /* The query-block entry of name (device, qdev or the inserted node's name),
  * or NULL with an error. */
-static QmpBlockInfo *find_disk(QmpMonitor *mon, const char *name, GError **error)
+QmpBlockInfo *qmp_block_copy_find_disk(QmpMonitor *mon, const char *name, GError **error)
 {
     gsize n = 0;
     QmpBlockInfo **blocks = qmp_query_block(mon, &n, error);
@@ -459,7 +461,7 @@ typedef enum { EXPECT_SOURCE, EXPECT_TARGET } Expect;
 static gboolean check_graph(QmpBlockCopyJob *job, Expect expect, GError **error)
 {
     GError *err = NULL;
-    g_autoptr(QmpBlockInfo) b = find_disk(job->mon, job->blk_key, &err);
+    g_autoptr(QmpBlockInfo) b = qmp_block_copy_find_disk(job->mon, job->blk_key, &err);
     if (b == NULL) {
         g_propagate_prefixed_error(error, err, "job '%s': ", job->id);
         return FALSE;
@@ -889,7 +891,7 @@ QmpBlockCopyJob *qmp_block_copy_start(QmpMonitor *mon, const char *device,
     /* Which command. */
     gboolean blockdev;
     if (o->target_node || o->backend == QMP_BLOCK_COPY_BACKEND_BLOCKDEV_MIRROR) {
-        int has = has_command(mon, o->caps, "blockdev-mirror", &err);
+        int has = qmp_block_copy_has_command(mon, o->caps, "blockdev-mirror", &err);
         if (has < 0) {
             g_propagate_prefixed_error(error, err, "device '%s', job '%s': ", device, job_id);
             return NULL;
@@ -904,7 +906,7 @@ QmpBlockCopyJob *qmp_block_copy_start(QmpMonitor *mon, const char *device,
                o->mode == QMP_NEW_IMAGE_MODE_ABSOLUTE_PATHS) {
         blockdev = FALSE;
     } else {
-        int has = has_command(mon, o->caps, "blockdev-mirror", &err);
+        int has = qmp_block_copy_has_command(mon, o->caps, "blockdev-mirror", &err);
         if (has < 0) {
             g_propagate_prefixed_error(error, err, "device '%s', job '%s': ", device, job_id);
             return NULL;
@@ -918,7 +920,7 @@ QmpBlockCopyJob *qmp_block_copy_start(QmpMonitor *mon, const char *device,
     }
 
     /* The disk as it is now. */
-    g_autoptr(QmpBlockInfo) disk = find_disk(mon, device, &err);
+    g_autoptr(QmpBlockInfo) disk = qmp_block_copy_find_disk(mon, device, &err);
     if (disk == NULL) {
         g_propagate_error(error, err);
         return NULL;

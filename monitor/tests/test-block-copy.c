@@ -35,7 +35,6 @@
 
 static gboolean live;        /* talking to real QEMU */
 static char *tmpdir;         /* live: QEMU's cwd, images, fresh recordings */
-static const char *qemu_bin; /* live: the binary of the current run */
 
 /* ---- helpers ------------------------------------------------------------------ */
 
@@ -98,8 +97,9 @@ static void append_error(GString *out, const GError *e)
 /* ---- the conversations ------------------------------------------------------ */
 
 /* blockdev-mirror to an existing image, with every option; READY, pivot. */
-static void run_pivot(QmpMonitor *mon, GString *out)
+static void run_pivot(QmpMonitor **mons, GString *out)
 {
+    QmpMonitor *mon = mons[0];
     GError *error = NULL;
     if (live)
         make_image("pivot.qcow2", "256M");
@@ -151,8 +151,9 @@ static void run_pivot(QmpMonitor *mon, GString *out)
 
 /* drive-mirror to a new image; READY then cancel: the disk stays on the
  * source; a second job with the same id is refused. */
-static void run_cancel(QmpMonitor *mon, GString *out)
+static void run_cancel(QmpMonitor **mons, GString *out)
 {
+    QmpMonitor *mon = mons[0];
     GError *error = NULL;
     if (live)
         unlink("cancel.qcow2");
@@ -204,8 +205,9 @@ static void on_ready_done(GObject *src, GAsyncResult *res, gpointer user_data)
 
 /* 50 MiB/s, observed in progress figures; then 1 MiB/s; then cancelled
  * mid-way while an async wait for READY is pending. */
-static void run_bandwidth(QmpMonitor *mon, GString *out)
+static void run_bandwidth(QmpMonitor **mons, GString *out)
 {
+    QmpMonitor *mon = mons[0];
     GError *error = NULL;
     if (live)
         unlink("bw.qcow2");
@@ -275,8 +277,9 @@ static void run_bandwidth(QmpMonitor *mon, GString *out)
 }
 
 /* Errors: no such disk, target missing, target full (blkdebug ENOSPC). */
-static void run_errors(QmpMonitor *mon, GString *out)
+static void run_errors(QmpMonitor **mons, GString *out)
 {
+    QmpMonitor *mon = mons[0];
     GError *error = NULL;
     if (live) {
         make_image("full.qcow2", "256M");
@@ -321,8 +324,9 @@ static void run_errors(QmpMonitor *mon, GString *out)
 
 /* Live: ask query-commands, force drive-mirror.  Replay of the derived
  * recording: automatic choice, which must find no blockdev-mirror. */
-static void run_fallback(QmpMonitor *mon, GString *out)
+static void run_fallback(QmpMonitor **mons, GString *out)
 {
+    QmpMonitor *mon = mons[0];
     GError *error = NULL;
     if (live)
         make_image("fallback.qcow2", "256M");
@@ -355,25 +359,117 @@ static void run_fallback(QmpMonitor *mon, GString *out)
         compare_images("src.qcow2", "fallback.qcow2");
 }
 
+
+static guint16 nbd_port;     /* the NBD server's TCP port on loopback */
+
+/* The migration of RAM, through bare QMP (the migration workflow is not
+ * this test's subject): the recorded replies decide how often it polls. */
+static void migrate_ram(QmpMonitor *src, QmpMonitor *dst)
+{
+    GError *error = NULL;
+    g_autoptr(QmpJsonDoc) r1 = qmp_monitor_execute(dst, "migrate-incoming",
+                                                   "{\"uri\": \"unix:mig.sock\"}", 0, NULL, 0,
+                                                   QMP_TIMEOUT_DEFAULT, NULL, &error);
+    g_assert_no_error(error);
+    g_autoptr(QmpJsonDoc) r2 = qmp_monitor_execute(src, "migrate", "{\"uri\": \"unix:mig.sock\"}",
+                                                   0, NULL, 0, QMP_TIMEOUT_DEFAULT, NULL, &error);
+    g_assert_no_error(error);
+    for (int polls = 0;; polls++) {
+        const QmpJson *ret;
+        g_autoptr(QmpJsonDoc) doc = qmp_monitor_execute(src, "query-migrate", NULL, 0, NULL, 0,
+                                                        QMP_TIMEOUT_DEFAULT, &ret, &error);
+        g_assert_no_error(error);
+        const char *status = qmp_json_get_string(qmp_json_lookup(ret, "status"));
+        g_assert_nonnull(status);
+        g_assert_cmpstr(status, !=, "failed");
+        if (strcmp(status, "completed") == 0)
+            break;
+        g_assert_cmpint(polls, <, 6000);
+        if (live)
+            g_usleep(10000);
+    }
+}
+
+static const char *run_state(QmpMonitor *mon)
+{
+    GError *error = NULL;
+    g_autoptr(QmpStatusInfo) st = qmp_query_status(mon, &error);
+    g_assert_no_error(error);
+    return qmp_run_state_to_string(st->status);
+}
+
+/* NBD storage migration 7.2 -> 7.2 over loopback: the destination's empty
+ * disk holds the source's data afterwards. */
+static void run_nbd(QmpMonitor **mons, GString *out)
+{
+    GError *error = NULL;
+    QmpMonitor *src = mons[0], *dst = mons[1];
+    handshake(src);
+    handshake(dst);
+    g_autoptr(QmpNbdStorage) s = qmp_nbd_storage_new(src, dst);
+    qmp_nbd_storage_set_inet(s, "127.0.0.1", nbd_port);
+    QmpBlockCopyOptions o;
+    qmp_block_copy_options_init(&o);
+    o.granularity = 1048576;
+    qmp_nbd_storage_set_options(s, &o);
+    qmp_nbd_storage_add_disk(s, "drive0", NULL);
+    /* Finishing before the start is refused. */
+    g_assert_false(qmp_nbd_storage_finish(s, WAIT_MS, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID);
+    g_clear_error(&error);
+    g_assert_true(qmp_nbd_storage_start(s, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_nbd_storage_wait_ready(s, WAIT_MS, NULL, &error));
+    g_assert_no_error(error);
+    QmpBlockCopyJob *job = qmp_nbd_storage_get_job(s, 0);
+    g_assert_cmpstr(qmp_block_copy_job_get_command(job), ==, "blockdev-mirror");
+    migrate_ram(src, dst);
+    g_assert_true(qmp_nbd_storage_finish(s, WAIT_MS, &error));
+    g_assert_no_error(error);
+    append_state(out, job);
+    g_assert_cmpint(qmp_block_copy_job_get_state(job), ==, QMP_BLOCK_COPY_JOB_STATE_CANCELLED);
+    g_assert_null(qmp_block_copy_job_get_error(job));
+    g_string_append_printf(out, " dst=%s", run_state(dst));
+    g_assert_true(qmp_cont(dst, &error));
+    g_assert_no_error(error);
+    g_string_append_printf(out, " cont dst=%s", run_state(dst));
+    g_assert_cmpstr(run_state(dst), ==, "running");
+    quit(src);
+    quit(dst);
+    if (live)
+        compare_images("src.qcow2", "nbd-dst.qcow2");
+}
+
 typedef struct {
     const char *name;
-    const char *file;
+    const char *file;    /* FILE.jsonl, or FILE-source/-destination.jsonl */
+    guint n_peers;
     gboolean derived;    /* the recording is rewritten after the live run */
     gboolean qemu10;     /* also run live against $QMPKIT_QEMU_10 */
-    void (*run)(QmpMonitor *mon, GString *out);
+    void (*run)(QmpMonitor **mons, GString *out);
 } Conversation;
 
 static const Conversation conversations[] = {
-    { "pivot", "block-pivot", FALSE, TRUE, run_pivot },
-    { "cancel", "block-cancel", FALSE, FALSE, run_cancel },
-    { "bandwidth", "block-bandwidth", FALSE, FALSE, run_bandwidth },
-    { "errors", "block-errors", FALSE, TRUE, run_errors },
-    { "drive-fallback", "block-drive-fallback", TRUE, FALSE, run_fallback },
+    { "pivot", "block-pivot", 1, FALSE, TRUE, run_pivot },
+    { "cancel", "block-cancel", 1, FALSE, FALSE, run_cancel },
+    { "bandwidth", "block-bandwidth", 1, FALSE, FALSE, run_bandwidth },
+    { "errors", "block-errors", 1, FALSE, TRUE, run_errors },
+    { "drive-fallback", "block-drive-fallback", 1, TRUE, FALSE, run_fallback },
+    { "nbd", "block-nbd", 2, FALSE, FALSE, run_nbd },
 };
 
 static const char *const qemu_args[] = {
     "-machine", "none", "-nodefaults", "-display", "none", "-S",
     "-drive", "if=none,id=drive0,file=src.qcow2,format=qcow2", NULL
+};
+static const char *const nbd_src_args[] = {
+    "-machine", "q35", "-m", "64", "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
+    "-drive", "if=none,id=drive0,file=src.qcow2,format=qcow2", NULL
+};
+static const char *const nbd_dst_args[] = {
+    "-machine", "q35", "-m", "64", "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
+    "-incoming", "defer",
+    "-drive", "if=none,id=drive0,file=nbd-dst.qcow2,format=qcow2", NULL
 };
 
 /* ---- running ------------------------------------------------------------------ */
@@ -384,15 +480,44 @@ static char *recordings_dir(void)
     return g_build_filename(src ? src : ".", "replay-tests", "recordings", NULL);
 }
 
-static char *replay(const Conversation *c, const char *path)
+/* The recording file of peer i of c ("-qemu10" before the extension when
+ * suffix says so). */
+static char *peer_file(const Conversation *c, guint i, const char *suffix)
 {
-    QmpReplayServer *server = NULL;
-    QmpMonitor *mon = qmp_replay_test_start(path, QMP_REPLAY_STRICT, &server);
+    if (c->n_peers == 1)
+        return g_strconcat(c->file, suffix, ".jsonl", NULL);
+    return g_strconcat(c->file, i == 0 ? "-source" : "-destination", suffix, ".jsonl", NULL);
+}
+
+/* The NBD port a recording's nbd-server-start used (0: none). */
+static guint16 recorded_port(const char *path)
+{
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return 0;
+    const char *cmd = strstr(text, "\"nbd-server-start\"");
+    const char *p = cmd ? strstr(cmd, "\"port\":\"") : NULL;
+    return p ? (guint16) g_ascii_strtoull(p + 8, NULL, 10) : 0;
+}
+
+static char *replay(const Conversation *c, const char *dir, const char *suffix)
+{
+    QmpMonitor *mons[2] = { NULL, NULL };
+    QmpReplayServer *servers[2] = { NULL, NULL };
+    for (guint i = 0; i < c->n_peers; i++) {
+        g_autofree char *name = peer_file(c, i, suffix);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        if (i == 1)
+            nbd_port = recorded_port(path);
+        mons[i] = qmp_replay_test_start(path, QMP_REPLAY_STRICT, &servers[i]);
+    }
     GString *out = g_string_new(NULL);
-    c->run(mon, out);
-    qmp_replay_test_assert_done(server);
-    g_object_unref(mon);
-    qmp_replay_server_free(server);
+    c->run(mons, out);
+    for (guint i = 0; i < c->n_peers; i++) {
+        qmp_replay_test_assert_done(servers[i]);
+        g_object_unref(mons[i]);
+        qmp_replay_server_free(servers[i]);
+    }
     return g_string_free(out, FALSE);
 }
 
@@ -430,66 +555,90 @@ static void derive(const char *path)
     g_string_free(out, TRUE);
 }
 
+static guint16 free_port(void)
+{
+    GError *error = NULL;
+    g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, &error);
+    g_assert_no_error(error);
+    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
+    g_assert_true(g_socket_bind(sock, any, TRUE, &error));
+    g_autoptr(GSocketAddress) got = g_socket_get_local_address(sock, &error);
+    g_assert_no_error(error);
+    return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
+}
+
 static void live_run(const Conversation *c, const char *binary, const char *label,
-                     const char *file)
+                     const char *suffix)
 {
     GError *error = NULL;
     gboolean rerecord = g_strcmp0(g_getenv("QMPKIT_RERECORD"), "1") == 0;
     g_autofree char *srcdir = recordings_dir();
-    g_autofree char *path = g_build_filename(rerecord ? srcdir : tmpdir, file, NULL);
+    const char *dir = rerecord ? srcdir : tmpdir;
     g_autofree char *cwd = g_get_current_dir();
     g_assert_cmpint(chdir(tmpdir), ==, 0);
-    qemu_bin = binary;
-    QmpMonitor *mon = qmp_monitor_new(NULL);
-    g_autofree char *peer = g_strdup_printf("%s -machine none, one qcow2 drive", label);
-    g_assert_true(qmp_monitor_record_to_file(mon, path, peer, &error));
-    g_assert_no_error(error);
-    g_assert_true(qmp_monitor_spawn(mon, binary, qemu_args, &error));
-    g_assert_no_error(error);
+    if (c->n_peers == 2) {
+        make_image("nbd-dst.qcow2", "256M");
+        nbd_port = free_port();
+    }
+    QmpMonitor *mons[2] = { NULL, NULL };
+    for (guint i = 0; i < c->n_peers; i++) {
+        const char *const *argv = c->n_peers == 1 ? qemu_args : i == 0 ? nbd_src_args
+                                                                       : nbd_dst_args;
+        g_autofree char *name = peer_file(c, i, suffix);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_autofree char *peer = g_strdup_printf("%s %s", label,
+                                                c->n_peers == 1 ? "-machine none, one qcow2 drive"
+                                                : i == 0 ? "q35, NBD storage migration source"
+                                                         : "q35, NBD storage migration destination");
+        mons[i] = qmp_monitor_new(NULL);
+        g_assert_true(qmp_monitor_record_to_file(mons[i], path, peer, &error));
+        g_assert_no_error(error);
+        g_assert_true(qmp_monitor_spawn(mons[i], binary, argv, &error));
+        g_assert_no_error(error);
+    }
     g_autoptr(GString) out = g_string_new(NULL);
     live = TRUE;
-    c->run(mon, out);
+    c->run(mons, out);
     live = FALSE;
-    g_object_unref(mon);
+    for (guint i = 0; i < c->n_peers; i++)
+        g_object_unref(mons[i]);
     g_assert_cmpint(chdir(cwd), ==, 0);
     g_test_message("%s live (%s): %s", c->name, label, out->str);
-    if (c->derived)
+    if (c->derived) {
+        g_autofree char *name = peer_file(c, 0, suffix);
+        g_autofree char *path = g_build_filename(dir, name, NULL);
         derive(path);
-    g_autofree char *fresh = replay(c, path);
+    }
+    g_autofree char *fresh = replay(c, dir, suffix);
     g_assert_cmpstr(fresh, ==, out->str);
     if (!rerecord) {
-        g_autofree char *tree = g_build_filename(srcdir, file, NULL);
-        g_autofree char *old = replay(c, tree);
+        g_autofree char *old = replay(c, srcdir, suffix);
         g_assert_cmpstr(old, ==, out->str);
     }
 }
 
 static void test_live(gconstpointer data)
 {
-    const Conversation *c = data;
-    g_autofree char *file = g_strconcat(c->file, ".jsonl", NULL);
-    live_run(c, "qemu-system-x86_64", "qemu-7.2", file);
+    live_run(data, "qemu-system-x86_64", "qemu-7.2", "");
 }
 
 static void test_live10(gconstpointer data)
 {
-    const Conversation *c = data;
     const char *q10 = g_getenv("QMPKIT_QEMU_10");
     if (q10 == NULL || !g_file_test(q10, G_FILE_TEST_IS_EXECUTABLE)) {
         g_test_skip("QMPKIT_QEMU_10 not set");
         return;
     }
-    g_autofree char *file = g_strconcat(c->file, "-qemu10.jsonl", NULL);
-    live_run(c, q10, "qemu-10.0", file);
+    live_run(data, q10, "qemu-10.0", "-qemu10");
 }
 
 static void test_replay(gconstpointer data)
 {
     const Conversation *c = data;
     g_autofree char *dir = recordings_dir();
-    g_autofree char *name = g_strconcat(c->file, ".jsonl", NULL);
-    g_autofree char *path = g_build_filename(dir, name, NULL);
-    g_autofree char *summary = replay(c, path);
+    g_autofree char *summary = replay(c, dir, "");
     g_test_message("%s: %s", c->name, summary);
 }
 
@@ -497,13 +646,13 @@ static void test_replay10(gconstpointer data)
 {
     const Conversation *c = data;
     g_autofree char *dir = recordings_dir();
-    g_autofree char *name = g_strconcat(c->file, "-qemu10.jsonl", NULL);
+    g_autofree char *name = peer_file(c, 0, "-qemu10");
     g_autofree char *path = g_build_filename(dir, name, NULL);
     if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
         g_test_skip("no 10.0 recording");
         return;
     }
-    g_autofree char *summary = replay(c, path);
+    g_autofree char *summary = replay(c, dir, "-qemu10");
     g_test_message("%s (10.0): %s", c->name, summary);
 }
 
