@@ -4,10 +4,59 @@
  * live migration tests (see the header).
  */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include "migration-linkcut-harness.h"
+
+/* ---- no QEMU left behind ------------------------------------------------------ */
+
+/* A failed assertion aborts the test without finalizing its monitors, and
+ * meson ends a test that overran with SIGTERM: either way the QEMUs this
+ * process spawned are killed (kill() is async-signal-safe). */
+#define MAX_CHILDREN 16
+static volatile pid_t children[MAX_CHILDREN];
+
+static char abort_files[4][4096]; /* tmpdir's big files, then tmpdir */
+
+static void kill_children(int sig)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i] > 0)
+            kill(children[i], SIGKILL);
+    for (int i = 0; i < 4; i++)
+        if (abort_files[i][0])
+            (i < 3 ? unlink : rmdir)(abort_files[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void track_child(pid_t pid)
+{
+    static gboolean installed;
+    if (!installed) {
+        signal(SIGABRT, kill_children);
+        signal(SIGTERM, kill_children);
+        signal(SIGINT, kill_children);
+        installed = TRUE;
+    }
+    if (pid <= 0)
+        return;
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i] <= 0) {
+            children[i] = pid;
+            return;
+        }
+}
+
+static void untrack_child(pid_t pid)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i] == pid)
+            children[i] = 0;
+}
+
 
 const char *mig_test_qemu_72(void)
 {
@@ -64,6 +113,12 @@ char *mig_test_tmpdir(void)
     GError *error = NULL;
     char *dir = g_dir_make_tmp("qmpkit-migtest-XXXXXX", &error);
     g_assert_no_error(error);
+    /* Removed on abort too (with the files it holds that matter). */
+    static const char *const names[] = { "rand.bin", "src-mem.bin", "dst-mem.bin" };
+    for (int i = 0; i < 3; i++)
+        g_snprintf(abort_files[i], sizeof(abort_files[i]), "%s/%s", dir, names[i]);
+    g_snprintf(abort_files[3], sizeof(abort_files[3]), "%s", dir);
+    track_child(0);
     return dir;
 }
 
@@ -143,6 +198,8 @@ void mig_side_spawn(MigSide *side, const char *name, const char *binary,
     g_assert_cmpint(chdir(here), ==, 0);
     g_assert_no_error(error);
     g_assert_true(ok);
+    side->pid = qmp_monitor_get_pid(side->mon);
+    track_child(side->pid);
 }
 
 void mig_side_replay(MigSide *side, const char *name, const char *record_path)
@@ -178,6 +235,8 @@ void mig_side_finish(MigSide *side)
     if (side->server)
         qmp_replay_test_assert_done(side->server);
     g_clear_object(&side->mon); /* ends QEMU, completes the recording */
+    if (side->pid)
+        untrack_child(side->pid);
     g_clear_pointer(&side->server, qmp_replay_server_free);
     g_clear_pointer(&side->statuses, g_ptr_array_unref);
     if (side->events)

@@ -38,6 +38,7 @@ typedef struct {
     GString *events;            /* STOP/RESUME/MIGRATION... names, for summaries */
     QmpReplayServer *server;    /* replay only */
     gboolean live;
+    GPid pid;                   /* live: the QEMU (killed if the test aborts) */
 } MigSide;
 
 /* Paths and binaries.  *_qemu_10 is NULL when QMPKIT_QEMU_10 is unset. */

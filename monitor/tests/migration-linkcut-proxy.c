@@ -25,6 +25,8 @@ typedef struct {
     gsize len, off;
     GSource *source;
     gboolean ended;
+    guint64 done;  /* bytes this flow forwarded */
+    gint64 t0;     /* when it began (rate limit) */
 } Flow;
 
 struct _Pair {
@@ -45,6 +47,7 @@ struct _MigProxy {
     GMutex lock; /* the counters below */
     guint64 bytes[2];
     guint n_connections;
+    guint64 rate; /* bytes/s towards the target per connection; 0: no limit */
 };
 
 static void flow_arm(Flow *f);
@@ -109,6 +112,7 @@ static gboolean flow_ready(GSocket *sock, GIOCondition cond, gpointer data)
             return G_SOURCE_REMOVE;
         }
         f->off += n;
+        f->done += n;
         g_mutex_lock(&p->lock);
         p->bytes[f->dir] += n;
         g_mutex_unlock(&p->lock);
@@ -119,8 +123,34 @@ static gboolean flow_ready(GSocket *sock, GIOCondition cond, gpointer data)
     return G_SOURCE_REMOVE;
 }
 
+static gboolean flow_wake(gpointer data)
+{
+    Flow *f = data;
+    g_source_unref(f->source);
+    f->source = NULL;
+    flow_arm(f);
+    return G_SOURCE_REMOVE;
+}
+
 static void flow_arm(Flow *f)
 {
+    MigProxy *p = f->pair->proxy;
+    g_mutex_lock(&p->lock);
+    guint64 rate = p->rate;
+    g_mutex_unlock(&p->lock);
+    if (f->len == 0 && f->dir == MIG_PROXY_TO_TARGET && rate > 0) {
+        /* Ahead of the rate: read again when the schedule catches up. */
+        gint64 now = g_get_monotonic_time();
+        if (!f->t0)
+            f->t0 = now;
+        gint64 due = f->t0 + (gint64) (f->done * G_USEC_PER_SEC / rate);
+        if (due > now + 1000) {
+            f->source = g_timeout_source_new((due - now) / 1000);
+            g_source_set_callback(f->source, flow_wake, f, NULL);
+            g_source_attach(f->source, p->context);
+            return;
+        }
+    }
     if (f->len == 0)
         f->source = g_socket_create_source(f->in, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
     else
@@ -155,8 +185,8 @@ static gboolean on_accept(GSocket *listener, GIOCondition cond, gpointer data)
     pr->proxy = p;
     pr->client = client;
     pr->target = target;
-    pr->flows[0] = (Flow){ pr, client, target, MIG_PROXY_TO_TARGET, g_malloc(FLOW_BUF), 0, 0, NULL, FALSE };
-    pr->flows[1] = (Flow){ pr, target, client, MIG_PROXY_TO_CLIENT, g_malloc(FLOW_BUF), 0, 0, NULL, FALSE };
+    pr->flows[0] = (Flow){ pr, client, target, MIG_PROXY_TO_TARGET, g_malloc(FLOW_BUF), 0, 0, NULL, FALSE, 0, 0 };
+    pr->flows[1] = (Flow){ pr, target, client, MIG_PROXY_TO_CLIENT, g_malloc(FLOW_BUF), 0, 0, NULL, FALSE, 0, 0 };
     p->pairs = g_list_prepend(p->pairs, pr);
     g_mutex_lock(&p->lock);
     p->n_connections++;
@@ -293,6 +323,13 @@ void mig_proxy_reset(MigProxy *p)
 void mig_proxy_silence(MigProxy *p)
 {
     run_in_thread(p, do_silence);
+}
+
+void mig_proxy_set_rate(MigProxy *p, guint64 bytes_per_s)
+{
+    g_mutex_lock(&p->lock);
+    p->rate = bytes_per_s;
+    g_mutex_unlock(&p->lock);
 }
 
 guint64 mig_proxy_get_bytes(MigProxy *p, MigProxyDirection dir)

@@ -41,6 +41,10 @@ guint16 mig_proxy_get_port(MigProxy *p);
 void mig_proxy_reset(MigProxy *p);
 void mig_proxy_silence(MigProxy *p);
 
+/* A slow link: at most bytes_per_s towards the target on each connection
+ * (0: no limit, the default); takes effect at the next read. */
+void mig_proxy_set_rate(MigProxy *p, guint64 bytes_per_s);
+
 /* Bytes forwarded so far in one direction, and connections accepted. */
 guint64 mig_proxy_get_bytes(MigProxy *p, MigProxyDirection dir);
 guint mig_proxy_get_n_connections(MigProxy *p);
