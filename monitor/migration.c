@@ -19,6 +19,10 @@ G_DEFINE_QUARK(qmp-migration-error-quark, qmp_migration_error)
 #define MAX_CANCEL_POLLS 600
 #define MAX_FINISH_POLLS 600
 #define MAX_RECOVER_TRIES 50
+/* After migrate resume=true the source may still report postcopy-paused
+ * for a few polls before it moves to postcopy-recover: so many polls are
+ * allowed before "paused" means the resume failed. */
+#define MAX_RESUME_POLLS 100
 
 typedef enum {
     OP_NONE,
@@ -78,6 +82,8 @@ struct _QmpMigration {
     QmpMigrationStatus last_status;
     guint64 last_transferred, last_remaining;
     guint stall_polls, shrink_polls, wait_polls, recover_tries, n_polls_active;
+    gboolean resuming; /* resume sent; the source not yet seen out of paused */
+    guint resume_polls;
     GSource *timer;
     char *recover_uri, *recover_connect;
 };
@@ -568,6 +574,8 @@ static void on_poll_reply(QmpMigration *m, const QmpJson *ret, const GError *err
         return;
     case QMP_MIGRATION_STATUS_POSTCOPY_PAUSED:
         m->progress.postcopy = TRUE;
+        if (m->resuming && ++m->resume_polls < MAX_RESUME_POLLS)
+            break; /* not yet left paused since the resume */
         m->src_paused = TRUE;
         if (!dst_connected(m))
             fail(m, QMP_MIGRATION_ERROR_POSTCOPY_FAILED,
@@ -579,6 +587,7 @@ static void on_poll_reply(QmpMigration *m, const QmpJson *ret, const GError *err
                  info->error_desc ? "" : "");
         return;
     default:
+        m->resuming = FALSE;
         break;
     }
 
@@ -726,15 +735,6 @@ static void begin_status_reply(QmpMigration *m, const QmpJson *ret, const GError
         return;
     }
     m->ck.running = g_strcmp0(st, "running") == 0;
-    if (!m->src_caps) {
-        g_autoptr(GError) err = NULL;
-        m->src_caps = qmp_caps_probe_monitor(m->src, &err);
-        if (!m->src_caps) {
-            fail(m, QMP_MIGRATION_ERROR_FAILED, "probing the source's capabilities: %s",
-                 err->message);
-            return;
-        }
-    }
     g_auto(GStrv) names = qmp_caps_list(m->src_caps);
     g_autoptr(GPtrArray) caps = g_ptr_array_new();
     for (char **p = names; p && *p; p++)
@@ -759,6 +759,19 @@ static void begin_start(QmpMigration *m)
     }
     qmp_migration_cookie_clear(&m->ck);
     m->have_cookie = FALSE;
+    /* Probe here, not in a reply callback of the source's monitor: the
+     * probe waits for its own replies on that monitor, which are not
+     * dispatched while one of its callbacks runs (it hung for the probe's
+     * 60 s and failed as "cancelled"). */
+    if (!m->src_caps) {
+        g_autoptr(GError) err = NULL;
+        m->src_caps = qmp_caps_probe_monitor(m->src, &err);
+        if (!m->src_caps) {
+            fail(m, QMP_MIGRATION_ERROR_FAILED, "probing the source's capabilities: %s",
+                 err->message);
+            return;
+        }
+    }
     cmd(m, m->src, "query-status", NULL, 0, begin_status_reply);
 }
 
@@ -1150,6 +1163,8 @@ static void recover_resume_reply(QmpMigration *m, const QmpJson *ret, const GErr
         return;
     }
     m->src_paused = m->dst_paused = FALSE;
+    m->resuming = TRUE;
+    m->resume_polls = 0;
     poll_loop_start(m);
 }
 
