@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * migration-linkcut: a link cut in the middle of a post-copy migration run
+ * by the workflow (qmp-migration.h), 7.2 -> 7.2, and its recovery.
+ *
+ * The source connects through the tests' proxy (a slow link, 16 MiB/s per
+ * connection, so that the cut lands mid-post-copy).  The test asks for the
+ * post-copy switch as soon as the source is active, and cuts the link once
+ * 8 MiB moved after the switch:
+ *
+ *  - reset: the proxy closes every socket; both QEMUs pause by themselves
+ *    and qmp_migration_run() fails with QMP_MIGRATION_ERROR_POSTCOPY_PAUSED;
+ *  - silent: the proxy stops forwarding; nobody notices but the workflow's
+ *    stall detection, which sends migrate-pause to both sides and fails
+ *    the same way.
+ *
+ * qmp_migration_recover() then listens on a new address on the destination
+ * and resumes the source through a second (fast) proxy; the migration
+ * completes and the 200 MiB random region is equal on both sides and to
+ * its file.  preempt is on (both sides are 7.2).
+ *
+ *   --live: QEMU 7.2 (exit 77 without it); both monitors recorded to
+ *           replay-tests/recordings/migration-linkcut-KIND-*.jsonl under
+ *           QMPKIT_RERECORD=1 (else to a temporary folder), then replayed.
+ *   default: the recordings in the tree replayed strictly.
+ */
+#include <signal.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include "qmp-migration.h"
+#include "migration-linkcut-harness.h"
+#include "migration-linkcut-proxy.h"
+
+#define SLOW_LINK (16ull * 1024 * 1024)
+#define CUT_AFTER (8ull * 1024 * 1024)
+#define STALL_MS 3000
+
+typedef enum { CUT_RESET, CUT_SILENT } CutKind;
+
+typedef struct {
+    const char *name;
+    CutKind kind;
+} Case;
+
+static const Case cases[] = {
+    { "reset", CUT_RESET },
+    { "silent", CUT_SILENT },
+};
+
+typedef struct {
+    char *incoming, *connect;         /* first run: listen, connect (proxy) */
+    char *recover, *recover_connect;  /* recovery: listen, connect (proxy 2) */
+} Uris;
+
+typedef struct {
+    const Case *c;
+    MigProxy *proxy; /* NULL in replay */
+    gboolean asked, cut;
+    guint64 at_switch;
+    guint n_progress;
+} Cut;
+
+static char *tmpdir;
+
+static void on_progress(QmpMigration *mig, const QmpMigrationProgress *p, gpointer data)
+{
+    Cut *cut = data;
+    GError *error = NULL;
+    cut->n_progress++;
+    if (!cut->asked && p->status == QMP_MIGRATION_STATUS_ACTIVE) {
+        cut->asked = TRUE;
+        g_assert_true(qmp_migration_start_postcopy(mig, &error));
+        g_assert_no_error(error);
+    }
+    if (p->postcopy && !cut->at_switch)
+        cut->at_switch = p->transferred ? p->transferred : 1;
+    if (p->postcopy && !cut->cut && p->transferred >= cut->at_switch + CUT_AFTER) {
+        g_assert_cmpuint(p->remaining, >, 0);
+        cut->cut = TRUE;
+        if (cut->proxy && cut->c->kind == CUT_RESET)
+            mig_proxy_reset(cut->proxy);
+        else if (cut->proxy)
+            mig_proxy_silence(cut->proxy);
+    }
+}
+
+static void join_statuses(GString *out, const char *label, MigSide *side)
+{
+    g_string_append_printf(out, " %s=", label);
+    for (guint i = 0; i < side->statuses->len; i++)
+        g_string_append_printf(out, "%s%s", i ? "," : "",
+                               (char *) g_ptr_array_index(side->statuses, i));
+}
+
+static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
+                     const Case *c, GString *out)
+{
+    GError *error = NULL;
+    mig_side_handshake(src);
+    mig_side_handshake(dst);
+
+    g_autoptr(QmpMigration) mig = qmp_migration_new(src->mon, dst->mon);
+    g_assert_true(qmp_migration_set_uri(mig, u->incoming, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_migration_set_connect_uri(mig, u->connect, &error));
+    g_assert_no_error(error);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY | QMP_MIGRATION_KEEP_SOURCE);
+    qmp_migration_set_stall_timeout(mig, STALL_MS);
+    Cut cut = { c, proxy, FALSE, FALSE, 0, 0 };
+    qmp_migration_set_progress_func(mig, on_progress, &cut, NULL);
+
+    /* The cut: the run stops with both sides paused. */
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_POSTCOPY_PAUSED);
+    g_assert_true(cut.cut);
+    g_assert_true(qmp_migration_get_preempt(mig));
+    g_assert_cmpint(qmp_migration_get_failed_phase(mig), ==, QMP_MIGRATION_PHASE_PERFORM);
+    g_string_append_printf(out, "cut=%s run: %s;", c->name, error->message);
+    g_clear_error(&error);
+    mig_side_wait_event(dst, "postcopy-paused");
+
+    /* Recovery over a new address; the migration completes. */
+    gboolean recovered = qmp_migration_recover(mig, u->recover, u->recover_connect, &error);
+    g_assert_no_error(error);
+    g_assert_true(recovered);
+    g_assert_cmpint(qmp_migration_get_progress(mig)->status, ==, QMP_MIGRATION_STATUS_COMPLETED);
+    mig_side_wait_event(dst, "completed");
+
+    g_assert_true(qmp_stop(dst->mon, &error));
+    g_assert_no_error(error);
+    mig_side_pmemsave(src, "src-mem.bin");
+    mig_side_pmemsave(dst, "dst-mem.bin");
+    join_statuses(out, "src", src);
+    join_statuses(out, "dst", dst);
+    g_string_append_printf(out, " preempt=%d", qmp_migration_get_preempt(mig));
+    mig_side_quit(src);
+    mig_side_quit(dst);
+}
+
+static void paths(const char *dir, const Case *c, char **src, char **dst)
+{
+    g_autofree char *s = g_strdup_printf("migration-linkcut-%s-source.jsonl", c->name);
+    g_autofree char *d = g_strdup_printf("migration-linkcut-%s-destination.jsonl", c->name);
+    *src = g_build_filename(dir, s, NULL);
+    *dst = g_build_filename(dir, d, NULL);
+}
+
+static void uris_clear(Uris *u)
+{
+    g_free(u->incoming);
+    g_free(u->connect);
+    g_free(u->recover);
+    g_free(u->recover_connect);
+}
+
+/* How many commands named name the recording at path holds. */
+static guint count_commands(const char *path, const char *name)
+{
+    GError *error = NULL;
+    g_autoptr(QmpReplay) rec = qmp_replay_load(path, &error);
+    g_assert_no_error(error);
+    guint n = 0;
+    for (guint i = 0; i < qmp_replay_get_n_messages(rec); i++) {
+        QmpReplayMsgKind kind;
+        const QmpJson *m = qmp_replay_get_message(rec, i, NULL, &kind, NULL, NULL, NULL);
+        if (kind != QMP_REPLAY_MSG_COMMAND)
+            continue;
+        const char *cmd = qmp_json_get_string(qmp_json_lookup(m, "execute"));
+        if (!cmd)
+            cmd = qmp_json_get_string(qmp_json_lookup(m, "exec-oob"));
+        n += g_strcmp0(cmd, name) == 0;
+    }
+    return n;
+}
+
+static char *replay(const Case *c, const char *dir)
+{
+    g_autofree char *sp = NULL, *dp = NULL;
+    paths(dir, c, &sp, &dp);
+    /* After a reset the source paused by itself; after a silent cut only
+     * the workflow's migrate-pause (to both sides) paused anything. */
+    if (c->kind == CUT_SILENT) {
+        g_assert_cmpuint(count_commands(sp, "migrate-pause"), >=, 1);
+        g_assert_cmpuint(count_commands(dp, "migrate-pause"), >=, 1);
+    } else {
+        g_assert_cmpuint(count_commands(sp, "migrate-pause"), ==, 0);
+    }
+    Uris u = { mig_recorded_uri(dp, "migrate-incoming", 0), mig_recorded_uri(sp, "migrate", 0),
+               mig_recorded_uri(dp, "migrate-recover", 0), mig_recorded_uri(sp, "migrate", 1) };
+    MigSide src, dst;
+    mig_side_replay(&src, "source", sp);
+    mig_side_replay(&dst, "destination", dp);
+    GString *out = g_string_new(NULL);
+    scenario(&src, &dst, &u, NULL, c, out);
+    mig_side_finish(&src);
+    mig_side_finish(&dst);
+    uris_clear(&u);
+    return g_string_free(out, FALSE);
+}
+
+static void test_replay(gconstpointer data)
+{
+    const Case *c = data;
+    g_autofree char *dir = mig_test_recordings_dir();
+    g_autofree char *summary = replay(c, dir);
+    g_test_message("%s", summary);
+}
+
+static void test_live(gconstpointer data)
+{
+    const Case *c = data;
+    GError *error = NULL;
+    g_autofree char *rand = mig_test_rand_file(tmpdir);
+    g_autofree char *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
+    g_autofree char *sp = NULL, *dp = NULL;
+    paths(recdir, c, &sp, &dp);
+
+    guint16 dst_port = mig_proxy_free_port(&error);
+    g_assert_no_error(error);
+    guint16 rec_port = mig_proxy_free_port(&error);
+    g_assert_no_error(error);
+    g_autoptr(MigProxy) proxy = mig_proxy_new(dst_port, &error);
+    g_assert_no_error(error);
+    mig_proxy_set_rate(proxy, SLOW_LINK);
+    g_autoptr(MigProxy) proxy2 = mig_proxy_new(rec_port, &error);
+    g_assert_no_error(error);
+    Uris u = { g_strdup_printf("tcp:127.0.0.1:%u", dst_port),
+               g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(proxy)),
+               g_strdup_printf("tcp:127.0.0.1:%u", rec_port),
+               g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(proxy2)) };
+
+    MigSide src, dst;
+    mig_side_spawn(&src, "source", mig_test_qemu_72(), "q35", rand, tmpdir, sp,
+                   "qemu-7.2 q35 migration source (workflow, post-copy, link cut)");
+    mig_side_spawn(&dst, "destination", mig_test_qemu_72(), "q35", NULL, tmpdir, dp,
+                   "qemu-7.2 q35 migration destination (workflow, post-copy, link cut)");
+    g_autoptr(GString) out = g_string_new(NULL);
+    scenario(&src, &dst, &u, proxy, c, out);
+    g_test_message("live: %s; proxy: %u connections, %" G_GUINT64_FORMAT " bytes; "
+                   "proxy 2: %u connections, %" G_GUINT64_FORMAT " bytes", out->str,
+                   mig_proxy_get_n_connections(proxy),
+                   mig_proxy_get_bytes(proxy, MIG_PROXY_TO_TARGET),
+                   mig_proxy_get_n_connections(proxy2),
+                   mig_proxy_get_bytes(proxy2, MIG_PROXY_TO_TARGET));
+    /* The recovery really went through the new link. */
+    g_assert_cmpuint(mig_proxy_get_n_connections(proxy2), >=, 1);
+    g_assert_cmpuint(mig_proxy_get_bytes(proxy2, MIG_PROXY_TO_TARGET), >, 0);
+    mig_side_finish(&src);
+    mig_side_finish(&dst);
+    uris_clear(&u);
+
+    g_autofree char *sm = g_build_filename(tmpdir, "src-mem.bin", NULL);
+    g_autofree char *dm = g_build_filename(tmpdir, "dst-mem.bin", NULL);
+    g_autofree char *h_rand = mig_test_sha256(rand);
+    g_autofree char *h_src = mig_test_sha256(sm);
+    g_autofree char *h_dst = mig_test_sha256(dm);
+    g_unlink(sm);
+    g_unlink(dm);
+    g_assert_cmpstr(h_src, ==, h_rand);
+    g_assert_cmpstr(h_dst, ==, h_rand);
+
+    g_autofree char *again = replay(c, recdir);
+    g_assert_cmpstr(again, ==, out->str);
+    if (!mig_test_rerecord()) {
+        g_unlink(sp);
+        g_unlink(dp);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    gboolean live = argc > 1 && strcmp(argv[1], "--live") == 0;
+    g_test_init(&argc, &argv, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (live && !mig_test_qemu_72()) {
+        g_print("skipped: qemu-system-x86_64 not found in PATH\n");
+        return 77;
+    }
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *name = g_strdup_printf("/migration/linkcut/%s/%s",
+                                                live ? "live" : "replay", cases[i].name);
+        g_test_add_data_func(name, &cases[i], live ? test_live : test_replay);
+    }
+    if (live)
+        tmpdir = mig_test_tmpdir();
+    int rc = g_test_run();
+    mig_test_rmdir(tmpdir);
+    g_free(tmpdir);
+    return rc;
+}
