@@ -40,6 +40,7 @@
 #include "qmp-monitor.h"
 #include "qmp-types.h"
 #include "qmp-caps.h"
+#include "qmp-migration.h"
 
 G_BEGIN_DECLS
 
@@ -233,6 +234,16 @@ gboolean qmp_nbd_storage_finish(QmpNbdStorage *s, gint timeout_ms, GError **erro
 void qmp_nbd_storage_abort(QmpNbdStorage *s);
 
 guint qmp_nbd_storage_get_n_disks(QmpNbdStorage *s);
+/* Plug s into a migration as its storage hook (qmp-migration.h): the
+ * copies start in phase STORAGE, between PREPARE and PERFORM, and complete
+ * when every mirror is READY; in FINISH, after RAM moved and before the
+ * destination's `cont`, qmp_nbd_storage_finish() runs; a failure anywhere
+ * after the start runs qmp_nbd_storage_abort().  When no disk was added,
+ * the migration's disks (qmp_migration_set_disks) are copied, with the same
+ * names on both sides.  The monitors of s must be the migration's.  The
+ * migration takes ownership of s (freed when the hook is replaced or the
+ * migration finalized); s may still be used for its jobs meanwhile. */
+void qmp_nbd_storage_attach(QmpNbdStorage *s, QmpMigration *mig);
 /* The mirror of disk i once started (borrowed), else NULL. */
 QmpBlockCopyJob *qmp_nbd_storage_get_job(QmpNbdStorage *s, guint i);
 

@@ -29,6 +29,7 @@
 #include "qmp-block-copy.h"
 #include "qmp-commands.h"
 #include "qmp-replay.h"
+#include "qmp-migration.h"
 
 #define MIB G_GINT64_CONSTANT(1048576)
 #define WAIT_MS 120000
@@ -440,6 +441,65 @@ static void run_nbd(QmpMonitor **mons, GString *out)
         compare_images("src.qcow2", "nbd-dst.qcow2");
 }
 
+static const char *caps_dir;      /* where the migration's caps answers are (replay) */
+
+/* The same as run_nbd, through the migration workflow (qmp-migration.h)
+ * with the NBD copy as its storage hook. */
+static void run_nbd_migration(QmpMonitor **mons, GString *out)
+{
+    GError *error = NULL;
+    QmpMonitor *src = mons[0], *dst = mons[1];
+    g_assert_true(qmp_monitor_handshake(src, QMP_HANDSHAKE_OOB, 20000, &error));
+    g_assert_true(qmp_monitor_handshake(dst, QMP_HANDSHAKE_OOB, 20000, &error));
+    g_assert_no_error(error);
+    g_autofree char *caps_path = g_build_filename(caps_dir, "block-migration-caps-qemu-7.2.xml",
+                                                  NULL);
+    g_autoptr(QmpCaps) caps = NULL;
+    if (live) {
+        caps = qmp_caps_probe_binary("qemu-system-x86_64", QMP_CAPS_NONE, &error);
+        g_assert_no_error(error);
+        gsize len = 0;
+        g_autofree char *xml = qmp_caps_to_xml(caps, &len);
+        g_autoptr(QmpCaps) plain = qmp_caps_from_xml(xml, len, &error);
+        g_assert_no_error(error);
+        g_assert_true(qmp_caps_save(plain, caps_path, &error));
+        g_assert_no_error(error);
+    } else {
+        caps = qmp_caps_load(caps_path, &error);
+        g_assert_no_error(error);
+    }
+    g_autoptr(QmpMigration) mig = qmp_migration_new(src, dst);
+    qmp_migration_set_caps(mig, caps, caps);
+    qmp_migration_set_poll_interval(mig, live ? 50 : 1);
+    g_assert_true(qmp_migration_set_uri(mig, "unix:mig.sock", &error));
+    g_assert_no_error(error);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_KEEP_SOURCE);
+    const char *const disks[] = { "drive0", NULL };
+    qmp_migration_set_disks(mig, disks);
+    QmpNbdStorage *s = qmp_nbd_storage_new(src, dst);
+    qmp_nbd_storage_set_inet(s, "127.0.0.1", nbd_port);
+    QmpBlockCopyOptions o;
+    qmp_block_copy_options_init(&o);
+    o.caps = caps;
+    qmp_nbd_storage_set_options(s, &o);
+    qmp_nbd_storage_attach(s, mig);
+    g_assert_true(qmp_migration_run(mig, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(qmp_nbd_storage_get_n_disks(s), ==, 1);
+    QmpBlockCopyJob *job = qmp_nbd_storage_get_job(s, 0);
+    append_state(out, job);
+    g_assert_cmpint(qmp_block_copy_job_get_state(job), ==, QMP_BLOCK_COPY_JOB_STATE_CANCELLED);
+    g_assert_null(qmp_block_copy_job_get_error(job));
+    g_string_append_printf(out, " phase=%s src=%s dst=%s",
+                           qmp_migration_phase_to_string(qmp_migration_get_phase(mig)),
+                           run_state(src), run_state(dst));
+    g_assert_cmpstr(run_state(dst), ==, "running");
+    quit(src);
+    quit(dst);
+    if (live)
+        compare_images("src.qcow2", "nbd-dst.qcow2");
+}
+
 typedef struct {
     const char *name;
     const char *file;    /* FILE.jsonl, or FILE-source/-destination.jsonl */
@@ -456,6 +516,7 @@ static const Conversation conversations[] = {
     { "errors", "block-errors", 1, FALSE, TRUE, run_errors },
     { "drive-fallback", "block-drive-fallback", 1, TRUE, FALSE, run_fallback },
     { "nbd", "block-nbd", 2, FALSE, FALSE, run_nbd },
+    { "nbd-migration", "block-nbd-migration", 2, FALSE, FALSE, run_nbd_migration },
 };
 
 static const char *const qemu_args[] = {
@@ -464,6 +525,10 @@ static const char *const qemu_args[] = {
 };
 static const char *const nbd_src_args[] = {
     "-machine", "q35", "-m", "64", "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
+    "-drive", "if=none,id=drive0,file=src.qcow2,format=qcow2", NULL
+};
+static const char *const mig_src_args[] = {
+    "-machine", "q35", "-m", "64", "-accel", "tcg", "-nodefaults", "-display", "none",
     "-drive", "if=none,id=drive0,file=src.qcow2,format=qcow2", NULL
 };
 static const char *const nbd_dst_args[] = {
@@ -504,6 +569,7 @@ static char *replay(const Conversation *c, const char *dir, const char *suffix)
 {
     QmpMonitor *mons[2] = { NULL, NULL };
     QmpReplayServer *servers[2] = { NULL, NULL };
+    caps_dir = dir;
     for (guint i = 0; i < c->n_peers; i++) {
         g_autofree char *name = peer_file(c, i, suffix);
         g_autofree char *path = g_build_filename(dir, name, NULL);
@@ -584,8 +650,9 @@ static void live_run(const Conversation *c, const char *binary, const char *labe
     }
     QmpMonitor *mons[2] = { NULL, NULL };
     for (guint i = 0; i < c->n_peers; i++) {
-        const char *const *argv = c->n_peers == 1 ? qemu_args : i == 0 ? nbd_src_args
-                                                                       : nbd_dst_args;
+        const char *const *argv = c->n_peers == 1 ? qemu_args
+                                  : i == 1 ? nbd_dst_args
+                                  : c->run == run_nbd_migration ? mig_src_args : nbd_src_args;
         g_autofree char *name = peer_file(c, i, suffix);
         g_autofree char *path = g_build_filename(dir, name, NULL);
         g_autofree char *peer = g_strdup_printf("%s %s", label,
@@ -599,6 +666,7 @@ static void live_run(const Conversation *c, const char *binary, const char *labe
         g_assert_no_error(error);
     }
     g_autoptr(GString) out = g_string_new(NULL);
+    caps_dir = dir;
     live = TRUE;
     c->run(mons, out);
     live = FALSE;

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * block-migration.c: NBD storage migration as QmpMigration's storage hook
+ * (qmp_nbd_storage_attach): the copies start in phase STORAGE (between
+ * PREPARE and PERFORM) and are ended in FINISH, after RAM moved and before
+ * the destination is resumed.
+ *
+ * The few commands of each step go out as sync calls (allowed from inside
+ * the migration's callbacks, see qmp-monitor.h); the wait for READY, the
+ * long part, is asynchronous.
+ */
+#include "qmp-block-copy.h"
+#include "qmp-migration.h"
+
+typedef struct {
+    GTask *task;
+    QmpNbdStorage *s;
+    guint next;
+} ReadyWait;
+
+static void wait_next(ReadyWait *w);
+
+static void job_ready(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    ReadyWait *w = data;
+    GError *err = NULL;
+    if (!qmp_block_copy_job_wait_ready_finish(QMP_BLOCK_COPY_JOB(obj), res, &err)) {
+        g_task_return_error(w->task, err);
+        g_object_unref(w->task);
+        g_free(w);
+        return;
+    }
+    wait_next(w);
+}
+
+static void wait_next(ReadyWait *w)
+{
+    if (w->next == qmp_nbd_storage_get_n_disks(w->s)) {
+        g_task_return_boolean(w->task, TRUE);
+        g_object_unref(w->task);
+        g_free(w);
+        return;
+    }
+    QmpBlockCopyJob *job = qmp_nbd_storage_get_job(w->s, w->next++);
+    qmp_block_copy_job_wait_ready_async(job, g_task_get_cancellable(w->task), job_ready, w);
+}
+
+static void hook_start_async(QmpMigration *mig, gpointer user_data, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer callback_data)
+{
+    QmpNbdStorage *s = user_data;
+    GTask *task = g_task_new(mig, cancellable, callback, callback_data);
+    GError *err = NULL;
+    if (qmp_nbd_storage_get_n_disks(s) == 0)
+        for (const char *const *d = qmp_migration_get_disks(mig); *d; d++)
+            qmp_nbd_storage_add_disk(s, *d, NULL);
+    if (!qmp_nbd_storage_start(s, &err)) {
+        g_task_return_error(task, err);
+        g_object_unref(task);
+        return;
+    }
+    ReadyWait *w = g_new0(ReadyWait, 1);
+    w->task = task;
+    w->s = s;
+    wait_next(w);
+}
+
+static gboolean hook_start_finish(QmpMigration *mig, GAsyncResult *result, gpointer user_data,
+                                  GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void hook_switchover_async(QmpMigration *mig, gpointer user_data,
+                                  GCancellable *cancellable, GAsyncReadyCallback callback,
+                                  gpointer callback_data)
+{
+    QmpNbdStorage *s = user_data;
+    GTask *task = g_task_new(mig, cancellable, callback, callback_data);
+    GError *err = NULL;
+    if (qmp_nbd_storage_finish(s, QMP_TIMEOUT_DEFAULT, &err))
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, err);
+    g_object_unref(task);
+}
+
+static gboolean hook_switchover_finish(QmpMigration *mig, GAsyncResult *result,
+                                       gpointer user_data, GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void hook_abort(QmpMigration *mig, gpointer user_data)
+{
+    qmp_nbd_storage_abort(user_data);
+}
+
+void qmp_nbd_storage_attach(QmpNbdStorage *s, QmpMigration *mig)
+{
+    g_return_if_fail(s != NULL && QMP_IS_MIGRATION(mig));
+    static const QmpMigrationStorageHook hook = {
+        .start_async = hook_start_async,
+        .start_finish = hook_start_finish,
+        .switchover_async = hook_switchover_async,
+        .switchover_finish = hook_switchover_finish,
+        .abort = hook_abort,
+    };
+    qmp_migration_set_storage_hook(mig, &hook, s, (GDestroyNotify) qmp_nbd_storage_free);
+}
