@@ -27,11 +27,24 @@ typedef enum {
     QMP_REPLAY_MSG_OTHER,
 } QmpReplayMsgKind;
 
+/* Default limits of the reader: a file larger than this, or a line (our
+ * format) or message (libvirt's) longer than this, is refused with
+ * QMP_ERROR_TOO_LARGE as soon as the reader sees it (reading /dev/zero
+ * fails after one line's worth). */
+#define QMP_REPLAY_DEFAULT_MAX_FILE_SIZE (256u * 1024u * 1024u)
+#define QMP_REPLAY_DEFAULT_MAX_LINE_SIZE (64u * 1024u * 1024u)
+
 /* Load a recording: our JSON Lines format, or libvirt's .replies format
  * (blank-line separated pretty-printed JSON, commands and replies only),
- * detected from the content. */
+ * detected from the content.  Refused with QMP_ERROR_PROTOCOL and
+ * "NAME:LINE: what": a message that is not a JSON object, a recording
+ * without messages, a reply (our format) that answers no recorded command. */
 QmpReplay *qmp_replay_load(const char *path, GError **error);
-/* The same from memory; name is used in messages (may be NULL). */
+/* The same with other limits (0: the default). */
+QmpReplay *qmp_replay_load_full(const char *path, gsize max_file_size,
+                                gsize max_line_size, GError **error);
+/* The same from memory (default limits); name is used in messages (may be
+ * NULL). */
 QmpReplay *qmp_replay_load_data(const char *data, gsize len, const char *name,
                                 GError **error);
 QmpReplay *qmp_replay_ref(QmpReplay *rec);

@@ -31,4 +31,5 @@ struct _QmpReplay {
     GPtrArray *docs;      /* QmpJsonDoc */
     const QmpJson *schema;
     char *data;           /* the file's text (our format) */
+    gsize max_line;       /* the reader's limit on a line or message */
 };

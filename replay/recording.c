@@ -1,8 +1,42 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* recording.c: reading recordings (our JSON Lines format and libvirt's
  * .replies format) into a list of messages. */
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "recording-private.h"
+
+static gboolean too_large(const char *name, gsize max, const char *what,
+                          guint line, GError **error)
+{
+    if (line)
+        g_set_error(error, QMP_ERROR, QMP_ERROR_TOO_LARGE,
+                    "%s:%u: %s longer than %" G_GSIZE_FORMAT " bytes (the limit)",
+                    name, line, what, max);
+    else
+        g_set_error(error, QMP_ERROR, QMP_ERROR_TOO_LARGE,
+                    "%s: larger than %" G_GSIZE_FORMAT " bytes (the limit)", name, max);
+    return FALSE;
+}
+
+/* Every line of data at most max_line bytes (newline excluded). */
+static gboolean check_lines(const char *name, const char *data, gsize len,
+                            gsize max_line, GError **error)
+{
+    const char *p = data, *end = data + len;
+    guint line = 1;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', end - p);
+        const char *le = nl ? nl : end;
+        if ((gsize) (le - p) > max_line)
+            return too_large(name, max_line, "line", line, error);
+        p = le + 1;
+        line++;
+    }
+    return TRUE;
+}
 
 static QmpReplayMsgKind classify(const QmpJson *msg, const char **name,
                                  const QmpJson **id, const QmpJson **args)
@@ -184,6 +218,13 @@ static gboolean load_jsonl(QmpReplay *rec, const char *data, gsize len,
                 gint64 nf = 0;
                 if (d)
                     dir = qmp_json_get_string(d);
+                if (msg && msg->type != QMP_JSON_OBJECT) {
+                    g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                                "%s:%u: \"msg\" must be a JSON object (a QMP message)",
+                                rec->name, line);
+                    qmp_json_doc_unref(doc);
+                    return FALSE;
+                }
                 if (!dir || (strcmp(dir, "in") && strcmp(dir, "out")) || !msg ||
                     (t && !qmp_json_get_double(t, &tv)) ||
                     (fds && (!qmp_json_get_int64(fds, &nf) || nf < 0 || nf > 255))) {
@@ -207,6 +248,11 @@ static gboolean load_jsonl(QmpReplay *rec, const char *data, gsize len,
         g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "%s: empty recording", rec->name);
         return FALSE;
     }
+    if (rec->entries->len == 0) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                    "%s: the recording has a header but no messages", rec->name);
+        return FALSE;
+    }
     return TRUE;
 }
 
@@ -228,6 +274,8 @@ static gboolean load_libvirt(QmpReplay *rec, const char *data, gsize len,
             chunk = p;
             chunk_line = line;
         }
+        if (chunk && !blank && (gsize) (le - chunk) > rec->max_line)
+            return too_large(rec->name, rec->max_line, "message", chunk_line, error);
         if ((blank || p >= end || !nl) && chunk) {
             const char *cend = blank ? p : le;
             GError *err = NULL;
@@ -240,8 +288,14 @@ static gboolean load_libvirt(QmpReplay *rec, const char *data, gsize len,
             }
             g_ptr_array_add(rec->docs, doc);
             const QmpJson *root = qmp_json_doc_root(doc);
-            gboolean cmd = root->type == QMP_JSON_OBJECT &&
-                           (qmp_json_lookup(root, "execute") || qmp_json_lookup(root, "exec-oob"));
+            if (root->type != QMP_JSON_OBJECT) {
+                g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                            "%s:%u: a message must be a JSON object (not a recording in "
+                            "libvirt's .replies format, nor in ours: no header line)",
+                            rec->name, chunk_line);
+                return FALSE;
+            }
+            gboolean cmd = qmp_json_lookup(root, "execute") || qmp_json_lookup(root, "exec-oob");
             add_entry(rec, doc, root, cmd ? QMP_TRACE_OUT : QMP_TRACE_IN, 0, 0, chunk_line);
             chunk = NULL;
         }
@@ -256,9 +310,31 @@ static gboolean load_libvirt(QmpReplay *rec, const char *data, gsize len,
     return TRUE;
 }
 
-/* Takes ownership of data (kept for our format: messages point into it). */
-static QmpReplay *load_owned(char *data, gsize len, const char *name, GError **error)
+/* Our format: a reply QEMU sent must answer a command the recording has
+ * (the server could never send it otherwise). */
+static gboolean check_replies(QmpReplay *rec, GError **error)
 {
+    for (guint i = 0; i < rec->entries->len; i++) {
+        const ReplayEntry *e = &g_array_index(rec->entries, ReplayEntry, i);
+        if (e->kind == QMP_REPLAY_MSG_REPLY && e->dir == QMP_TRACE_IN && e->replied_by < 0) {
+            g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL,
+                        "%s:%u: a reply to no recorded command (no earlier command has "
+                        "its id)", rec->name, e->line);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* Takes ownership of data (kept for our format: messages point into it). */
+static QmpReplay *load_owned(char *data, gsize len, const char *name,
+                             gsize max_file, gsize max_line, GError **error)
+{
+    if (len > max_file) {
+        too_large(name ? name : "<recording>", max_file, NULL, 0, error);
+        g_free(data);
+        return NULL;
+    }
     /* Our format: the first non-blank line is a one-line header object
      * holding "qmpkit-recording". */
     const char *p = data, *end = data + len;
@@ -270,8 +346,10 @@ static QmpReplay *load_owned(char *data, gsize len, const char *name, GError **e
     QmpReplay *rec = replay_new(name, ours ? "qmpkit" : "libvirt-replies");
     rec->docs = g_ptr_array_new_with_free_func((GDestroyNotify) qmp_json_doc_unref);
     rec->data = data;
-    gboolean ok = ours ? load_jsonl(rec, data, len, error)
-                       : load_libvirt(rec, data, len, error);
+    rec->max_line = max_line;
+    gboolean ok = check_lines(rec->name, data, len, max_line, error) &&
+                  (ours ? load_jsonl(rec, data, len, error)
+                        : load_libvirt(rec, data, len, error));
     if (!ok) {
         qmp_replay_unref(rec);
         return NULL;
@@ -279,6 +357,10 @@ static QmpReplay *load_owned(char *data, gsize len, const char *name, GError **e
     for (guint i = 0; i < rec->entries->len; i++)
         g_array_index(rec->entries, ReplayEntry, i).replied_by = -1;
     link_replies(rec);
+    if (ours && !check_replies(rec, error)) {
+        qmp_replay_unref(rec);
+        return NULL;
+    }
     if (!ours) {
         g_free(rec->data);
         rec->data = NULL;
@@ -289,23 +371,98 @@ static QmpReplay *load_owned(char *data, gsize len, const char *name, GError **e
 QmpReplay *qmp_replay_load_data(const char *data, gsize len, const char *name,
                                 GError **error)
 {
+    if (len > QMP_REPLAY_DEFAULT_MAX_FILE_SIZE) {
+        too_large(name ? name : "<recording>", QMP_REPLAY_DEFAULT_MAX_FILE_SIZE, NULL, 0,
+                  error);
+        return NULL;
+    }
     char *copy = g_malloc(len + 1);
     memcpy(copy, data, len);
     copy[len] = '\0';
-    return load_owned(copy, len, name, error);
+    return load_owned(copy, len, name, QMP_REPLAY_DEFAULT_MAX_FILE_SIZE,
+                      QMP_REPLAY_DEFAULT_MAX_LINE_SIZE, error);
+}
+
+/* Read path whole, refusing at once a file or line over the limits
+ * (g_file_get_contents would read /dev/zero until memory runs out). */
+static char *read_bounded(const char *path, gsize max_file, gsize max_line,
+                          gsize *len_out, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO, "%s: %s", path, g_strerror(e));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (guint64) st.st_size > max_file) {
+        close(fd);
+        too_large(path, max_file, NULL, 0, error);
+        return NULL;
+    }
+    gsize cap = 65536, len = 0, line_start = 0;
+    guint line = 1;
+    char *buf = g_malloc(cap + 1);
+    for (;;) {
+        if (len == cap) {
+            cap = MIN(cap * 2, max_file + 1);
+            buf = g_realloc(buf, cap + 1);
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            g_set_error(error, QMP_ERROR, QMP_ERROR_IO, "%s: %s", path, g_strerror(e));
+            goto fail;
+        }
+        if (n == 0)
+            break;
+        for (char *p = buf + len, *end = buf + len + n;;) {
+            char *nl = memchr(p, '\n', end - p);
+            if (!nl)
+                break;
+            line++;
+            line_start = (gsize) (nl + 1 - buf);
+            p = nl + 1;
+        }
+        len += (gsize) n;
+        if (len - line_start > max_line) {
+            too_large(path, max_line, "line", line, error);
+            goto fail;
+        }
+        if (len > max_file) {
+            too_large(path, max_file, NULL, 0, error);
+            goto fail;
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    *len_out = len;
+    return buf;
+fail:
+    close(fd);
+    g_free(buf);
+    return NULL;
+}
+
+QmpReplay *qmp_replay_load_full(const char *path, gsize max_file_size,
+                                gsize max_line_size, GError **error)
+{
+    gsize len;
+    if (!max_file_size)
+        max_file_size = QMP_REPLAY_DEFAULT_MAX_FILE_SIZE;
+    if (!max_line_size)
+        max_line_size = QMP_REPLAY_DEFAULT_MAX_LINE_SIZE;
+    char *data = read_bounded(path, max_file_size, max_line_size, &len, error);
+    if (!data)
+        return NULL;
+    return load_owned(data, len, path, max_file_size, max_line_size, error);
 }
 
 QmpReplay *qmp_replay_load(const char *path, GError **error)
 {
-    char *data = NULL;
-    gsize len;
-    GError *err = NULL;
-    if (!g_file_get_contents(path, &data, &len, &err)) {
-        g_set_error(error, QMP_ERROR, QMP_ERROR_IO, "%s", err->message);
-        g_error_free(err);
-        return NULL;
-    }
-    return load_owned(data, len, path, error);
+    return qmp_replay_load_full(path, 0, 0, error);
 }
 
 QmpReplay *qmp_replay_ref(QmpReplay *rec)
