@@ -33,7 +33,8 @@
 
 #define SLOW_LINK (16ull * 1024 * 1024)
 #define CUT_AFTER (8ull * 1024 * 1024)
-#define STALL_MS 3000
+#define POLL_MS 100
+#define STALL_POLLS 30 /* 3 s live */
 
 typedef enum { CUT_RESET, CUT_SILENT } CutKind;
 
@@ -105,7 +106,11 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     g_assert_true(qmp_migration_set_connect_uri(mig, u->connect, &error));
     g_assert_no_error(error);
     qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY | QMP_MIGRATION_KEEP_SOURCE);
-    qmp_migration_set_stall_timeout(mig, STALL_MS);
+    /* Replays run as fast as the replies come: the same number of polls
+     * (30) make a stall, at 1 ms instead of 100 ms a poll. */
+    guint poll_ms = src->live ? POLL_MS : 1;
+    qmp_migration_set_poll_interval(mig, poll_ms);
+    qmp_migration_set_stall_timeout(mig, STALL_POLLS * poll_ms);
     Cut cut = { c, proxy, FALSE, FALSE, 0, 0 };
     qmp_migration_set_progress_func(mig, on_progress, &cut, NULL);
 
