@@ -35,6 +35,7 @@
 #define WAIT_MS 120000
 
 static gboolean live;        /* talking to real QEMU */
+static volatile GPid qemu_pids[2]; /* live: killed when an assertion aborts */
 static char *tmpdir;         /* live: QEMU's cwd, images, fresh recordings */
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -511,11 +512,11 @@ typedef struct {
 
 static const Conversation conversations[] = {
     { "pivot", "block-pivot", 1, FALSE, TRUE, run_pivot },
-    { "cancel", "block-cancel", 1, FALSE, FALSE, run_cancel },
-    { "bandwidth", "block-bandwidth", 1, FALSE, FALSE, run_bandwidth },
+    { "cancel", "block-cancel", 1, FALSE, TRUE, run_cancel },
+    { "bandwidth", "block-bandwidth", 1, FALSE, TRUE, run_bandwidth },
     { "errors", "block-errors", 1, FALSE, TRUE, run_errors },
     { "drive-fallback", "block-drive-fallback", 1, TRUE, FALSE, run_fallback },
-    { "nbd", "block-nbd", 2, FALSE, FALSE, run_nbd },
+    { "nbd", "block-nbd", 2, FALSE, TRUE, run_nbd },
     { "nbd-migration", "block-nbd-migration", 2, FALSE, FALSE, run_nbd_migration },
 };
 
@@ -664,14 +665,17 @@ static void live_run(const Conversation *c, const char *binary, const char *labe
         g_assert_no_error(error);
         g_assert_true(qmp_monitor_spawn(mons[i], binary, argv, &error));
         g_assert_no_error(error);
+        qemu_pids[i] = qmp_monitor_get_pid(mons[i]);
     }
     g_autoptr(GString) out = g_string_new(NULL);
     caps_dir = dir;
     live = TRUE;
     c->run(mons, out);
     live = FALSE;
-    for (guint i = 0; i < c->n_peers; i++)
+    for (guint i = 0; i < c->n_peers; i++) {
         g_object_unref(mons[i]);
+        qemu_pids[i] = 0;
+    }
     g_assert_cmpint(chdir(cwd), ==, 0);
     g_test_message("%s live (%s): %s", c->name, label, out->str);
     if (c->derived) {
@@ -740,11 +744,23 @@ static void test_options(void)
     g_clear_error(&error);
 }
 
+/* A failed assertion aborts: end the QEMUs too, or they would keep the
+ * test's stdout open (and meson waiting) until its timeout. */
+static void on_abort(int sig)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(qemu_pids); i++)
+        if (qemu_pids[i] > 0)
+            kill(qemu_pids[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 int main(int argc, char **argv)
 {
     gboolean live_mode = argc > 1 && strcmp(argv[1], "--live") == 0;
     g_test_init(&argc, &argv, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGABRT, on_abort);
     if (live_mode) {
         g_autofree char *qemu = g_find_program_in_path("qemu-system-x86_64");
         g_autofree char *img = g_find_program_in_path("qemu-img");
