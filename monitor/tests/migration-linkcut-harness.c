@@ -68,8 +68,15 @@ const char *mig_test_qemu_72(void)
 
 const char *mig_test_qemu_10(void)
 {
+    static char *cached;
     const char *p = g_getenv("QMPKIT_QEMU_10");
-    return p && *p && g_file_test(p, G_FILE_TEST_IS_EXECUTABLE) ? p : NULL;
+    if (p && *p)
+        return g_file_test(p, G_FILE_TEST_IS_EXECUTABLE) ? p : NULL;
+    /* Where build.sh (../shared/tools/unpack-qemu-backports.sh) unpacks it. */
+    if (!cached)
+        cached = g_build_filename(g_get_user_cache_dir(), "qmpkit", "qemu-backports", "bin",
+                                  "qemu-system-x86_64", NULL);
+    return g_file_test(cached, G_FILE_TEST_IS_EXECUTABLE) ? cached : NULL;
 }
 
 /* Run argv (no shell), assert success, return its stdout. */

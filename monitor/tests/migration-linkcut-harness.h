@@ -41,7 +41,8 @@ typedef struct {
     GPid pid;                   /* live: the QEMU (killed if the test aborts) */
 } MigSide;
 
-/* Paths and binaries.  *_qemu_10 is NULL when QMPKIT_QEMU_10 is unset. */
+/* Paths and binaries.  QEMU 10.0: $QMPKIT_QEMU_10, else where build.sh
+ * unpacks it (~/.cache/qmpkit/qemu-backports/bin/); NULL when neither. */
 const char *mig_test_qemu_72(void);
 const char *mig_test_qemu_10(void);
 /* 200 MiB of random bytes in dir (made once per dir), and its SHA-256. */

@@ -16,6 +16,10 @@
  *           replay-tests/recordings/migration-linkcut-raw-KIND-*.jsonl under
  *           QMPKIT_RERECORD=1 (else to a temporary folder), then replayed.
  *   default: the recordings in the tree replayed strictly.
+ *
+ * Only the replay is registered with meson (the workflow's live tests,
+ * migration-linkcut.c / migration-xver.c, cover the same live ground);
+ * re-record with QMPKIT_RERECORD=1 and --live by hand.
  */
 #include <signal.h>
 #include <string.h>

@@ -10,6 +10,10 @@
  *           recorded to replay-tests/recordings/migration-xver-raw-CASE-*.jsonl
  *           under QMPKIT_RERECORD=1, then replayed.
  *   default: the recordings in the tree replayed strictly.
+ *
+ * Only the replay is registered with meson (the workflow's live tests,
+ * migration-linkcut.c / migration-xver.c, cover the same live ground);
+ * re-record with QMPKIT_RERECORD=1 and --live by hand.
  */
 #include <signal.h>
 #include <string.h>
@@ -167,8 +171,9 @@ int main(int argc, char **argv)
             g_print("skipped: no ../shared, so no QEMU 10.0 (QMPKIT_QEMU_10 unset)\n");
             return 77;
         }
-        g_printerr("QMPKIT_QEMU_10 is unset or not executable although ../shared exists: "
-                   "run ../shared/tools/unpack-qemu-backports.sh and export it\n");
+        g_printerr("QEMU 10.0 not found although ../shared exists: run "
+                   "../shared/tools/unpack-qemu-backports.sh (build.sh test does) and export "
+                   "QMPKIT_QEMU_10 with the path it prints\n");
         return 1;
     }
     for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
