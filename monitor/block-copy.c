@@ -165,6 +165,7 @@ struct _QmpBlockCopyJob {
     guint subs[5];
     gulong closed_id;
     GList *waiters;       /* Waiter* of wait_ready_async */
+    GList *end_waiters;   /* GTask* of pivot_async / cancel_async */
 };
 
 G_DEFINE_TYPE(QmpBlockCopyJob, qmp_block_copy_job, G_TYPE_OBJECT)
@@ -251,6 +252,8 @@ static void settle_waiters(QmpBlockCopyJob *job)
     g_list_free(list);
 }
 
+static void end_step(GTask *task);
+
 static void set_state(QmpBlockCopyJob *job, QmpBlockCopyJobState state)
 {
     if (job->state == state)
@@ -258,6 +261,13 @@ static void set_state(QmpBlockCopyJob *job, QmpBlockCopyJobState state)
     job->state = state;
     g_signal_emit(job, signals[SIGNAL_STATE_CHANGED], 0, (guint) state);
     settle_waiters(job);
+    if (is_terminal(job->state) && job->end_waiters) {
+        GList *list = job->end_waiters;
+        job->end_waiters = NULL;
+        for (GList *l = list; l; l = l->next)
+            end_step(l->data);
+        g_list_free(list);
+    }
 }
 
 static void fail(QmpBlockCopyJob *job, GError *err, QmpBlockCopyJobState state)
@@ -427,12 +437,10 @@ void qmp_block_copy_job_get_progress(QmpBlockCopyJob *job, gint64 *offset, gint6
 
 /* The query-block entry of name (device, qdev or the inserted node's name),
  * or NULL with an error. */
-QmpBlockInfo *qmp_block_copy_find_disk(QmpMonitor *mon, const char *name, GError **error)
+/* Takes blocks (n entries, the array and every entry), returns the entry of
+ * name or NULL with an error. */
+static QmpBlockInfo *pick_disk(QmpBlockInfo **blocks, gsize n, const char *name, GError **error)
 {
-    gsize n = 0;
-    QmpBlockInfo **blocks = qmp_query_block(mon, &n, error);
-    if (blocks == NULL && error && *error)
-        return NULL;
     QmpBlockInfo *found = NULL;
     g_autoptr(GString) names = g_string_new(NULL);
     for (gsize i = 0; i < n; i++) {
@@ -456,12 +464,24 @@ QmpBlockInfo *qmp_block_copy_find_disk(QmpMonitor *mon, const char *name, GError
     return found;
 }
 
-typedef enum { EXPECT_SOURCE, EXPECT_TARGET } Expect;
-
-static gboolean check_graph(QmpBlockCopyJob *job, Expect expect, GError **error)
+QmpBlockInfo *qmp_block_copy_find_disk(QmpMonitor *mon, const char *name, GError **error)
 {
     GError *err = NULL;
-    g_autoptr(QmpBlockInfo) b = qmp_block_copy_find_disk(job->mon, job->blk_key, &err);
+    gsize n = 0;
+    QmpBlockInfo **blocks = qmp_query_block(mon, &n, &err);
+    if (err) {
+        g_propagate_error(error, err);
+        return NULL;
+    }
+    return pick_disk(blocks, n, name, error);
+}
+
+typedef enum { EXPECT_SOURCE, EXPECT_TARGET } Expect;
+
+/* Is the disk b (NULL: not found, err says why) where expect says? */
+static gboolean check_disk(QmpBlockCopyJob *job, const QmpBlockInfo *b, GError *err,
+                           Expect expect, GError **error)
+{
     if (b == NULL) {
         g_propagate_prefixed_error(error, err, "job '%s': ", job->id);
         return FALSE;
@@ -484,6 +504,13 @@ static gboolean check_graph(QmpBlockCopyJob *job, Expect expect, GError **error)
                                            : job->target_node ? job->target_node
                                            : job->target_file));
     return ok;
+}
+
+static gboolean check_graph(QmpBlockCopyJob *job, Expect expect, GError **error)
+{
+    GError *err = NULL;
+    g_autoptr(QmpBlockInfo) b = qmp_block_copy_find_disk(job->mon, job->blk_key, &err);
+    return check_disk(job, b, err, expect, error);
 }
 
 /* ---- waiting ------------------------------------------------------------------ */
@@ -778,6 +805,162 @@ gboolean qmp_block_copy_job_cancel(QmpBlockCopyJob *job, gint timeout_ms, GError
         return check_graph(job, EXPECT_TARGET, error);
     remove_target_node(job);
     return check_graph(job, EXPECT_SOURCE, error);
+}
+
+/* ---- pivot and cancel, async ------------------------------------------------------ */
+
+typedef struct {
+    gboolean cancel;      /* else pivot */
+    QmpBlockCopyJobState before;
+} EndOp;
+
+static void graph_reply(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    GTask *task = data;
+    QmpBlockCopyJob *job = g_task_get_source_object(task);
+    EndOp *op = g_task_get_task_data(task);
+    GError *err = NULL, *check = NULL;
+    gsize n = 0;
+    QmpBlockInfo **blocks = qmp_query_block_finish(QMP_MONITOR(obj), res, &n, &err);
+    g_autoptr(QmpBlockInfo) b = err ? NULL : pick_disk(blocks, n, job->blk_key, &err);
+    Expect expect = op->cancel && job->state != QMP_BLOCK_COPY_JOB_STATE_COMPLETED
+                    ? EXPECT_SOURCE : EXPECT_TARGET;
+    if (check_disk(job, b, err, expect, &check))
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, check);
+    g_object_unref(task);
+}
+
+static void query_graph(GTask *task)
+{
+    QmpBlockCopyJob *job = g_task_get_source_object(task);
+    qmp_query_block_async(job->mon, NULL, graph_reply, task);
+}
+
+static void del_reply(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    GTask *task = data;
+    QmpBlockCopyJob *job = g_task_get_source_object(task);
+    GError *err = NULL;
+    if (qmp_blockdev_del_finish(QMP_MONITOR(obj), res, &err))
+        job->added_target = FALSE;
+    g_clear_error(&err); /* best effort, as in the sync cancel */
+    query_graph(task);
+}
+
+/* The job has ended: check the graph (after removing our target node when
+ * the disk stayed on the source). */
+static void end_step(GTask *task)
+{
+    QmpBlockCopyJob *job = g_task_get_source_object(task);
+    EndOp *op = g_task_get_task_data(task);
+    if (!op->cancel) {
+        if (job->state != QMP_BLOCK_COPY_JOB_STATE_COMPLETED) {
+            g_task_return_error(task, job->error ? g_error_copy(job->error)
+                                : job_error(job->device, job->id, QMP_BLOCK_COPY_ERROR_FAILED,
+                                            "ended %s instead of pivoting",
+                                            qmp_block_copy_job_state_to_string(job->state)));
+            g_object_unref(task);
+            return;
+        }
+        job->added_target = FALSE;
+        query_graph(task);
+        return;
+    }
+    if (job->state != QMP_BLOCK_COPY_JOB_STATE_COMPLETED && job->added_target) {
+        QmpBlockdevDelArgs del = { .node_name = job->target_node };
+        qmp_blockdev_del_async(job->mon, &del, NULL, del_reply, task);
+        return;
+    }
+    query_graph(task);
+}
+
+static void wait_end(GTask *task)
+{
+    QmpBlockCopyJob *job = g_task_get_source_object(task);
+    if (is_terminal(job->state))
+        end_step(task);
+    else
+        job->end_waiters = g_list_append(job->end_waiters, task);
+}
+
+static void end_command_reply(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    GTask *task = data;
+    QmpBlockCopyJob *job = g_task_get_source_object(task);
+    EndOp *op = g_task_get_task_data(task);
+    GError *err = NULL, *out = NULL;
+    gboolean ok = op->cancel ? qmp_block_job_cancel_finish(QMP_MONITOR(obj), res, &err)
+                             : qmp_block_job_complete_finish(QMP_MONITOR(obj), res, &err);
+    if (!ok) {
+        QmpBlockCopyJobState asked = op->cancel ? QMP_BLOCK_COPY_JOB_STATE_CANCELLING
+                                                : QMP_BLOCK_COPY_JOB_STATE_PIVOTING;
+        if (job->state == asked)
+            set_state(job, op->before);
+        propagate_qemu(&out, err, job->device, job->id,
+                       op->cancel ? "block-job-cancel" : "block-job-complete",
+                       QMP_BLOCK_COPY_ERROR_FAILED);
+        g_task_return_error(task, out);
+        g_object_unref(task);
+        return;
+    }
+    wait_end(task);
+}
+
+void qmp_block_copy_job_pivot_async(QmpBlockCopyJob *job, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(QMP_IS_BLOCK_COPY_JOB(job));
+    GTask *task = g_task_new(job, cancellable, callback, user_data);
+    g_task_set_source_tag(task, qmp_block_copy_job_pivot_async);
+    if (job->state != QMP_BLOCK_COPY_JOB_STATE_READY) {
+        g_task_return_error(task, job->error ? g_error_copy(job->error)
+                            : job_error(job->device, job->id, QMP_BLOCK_COPY_ERROR_NOT_READY,
+                                        "cannot pivot in state %s (only when ready)",
+                                        qmp_block_copy_job_state_to_string(job->state)));
+        g_object_unref(task);
+        return;
+    }
+    EndOp *op = g_new0(EndOp, 1);
+    op->before = job->state;
+    g_task_set_task_data(task, op, g_free);
+    QmpBlockJobCompleteArgs args = { .device = job->id };
+    set_state(job, QMP_BLOCK_COPY_JOB_STATE_PIVOTING);
+    qmp_block_job_complete_async(job->mon, &args, cancellable, end_command_reply, task);
+}
+
+gboolean qmp_block_copy_job_pivot_finish(QmpBlockCopyJob *job, GAsyncResult *result,
+                                         GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, job), FALSE);
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+void qmp_block_copy_job_cancel_async(QmpBlockCopyJob *job, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(QMP_IS_BLOCK_COPY_JOB(job));
+    GTask *task = g_task_new(job, cancellable, callback, user_data);
+    g_task_set_source_tag(task, qmp_block_copy_job_cancel_async);
+    EndOp *op = g_new0(EndOp, 1);
+    op->cancel = TRUE;
+    op->before = job->state;
+    g_task_set_task_data(task, op, g_free);
+    if (is_terminal(job->state)) {
+        end_step(task);
+        return;
+    }
+    QmpBlockJobCancelArgs args = { .device = job->id };
+    set_state(job, QMP_BLOCK_COPY_JOB_STATE_CANCELLING);
+    qmp_block_job_cancel_async(job->mon, &args, cancellable, end_command_reply, task);
+}
+
+gboolean qmp_block_copy_job_cancel_finish(QmpBlockCopyJob *job, GAsyncResult *result,
+                                          GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, job), FALSE);
+    return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 /* ---- start --------------------------------------------------------------------- */

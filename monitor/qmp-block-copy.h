@@ -182,6 +182,20 @@ gboolean qmp_block_copy_job_pivot(QmpBlockCopyJob *job, gint timeout_ms, GError 
  * already ended it only does that clean-up. */
 gboolean qmp_block_copy_job_cancel(QmpBlockCopyJob *job, gint timeout_ms, GError **error);
 
+/* The same two, asynchronous: the callback runs in the thread-default
+ * main context of the caller (which must be the monitor's) once the graph
+ * was checked.  cancellable stops a command not yet sent; once QEMU took
+ * the command the job's end is always awaited (no timeout: a dead monitor
+ * ends the job). */
+void qmp_block_copy_job_pivot_async(QmpBlockCopyJob *job, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data);
+gboolean qmp_block_copy_job_pivot_finish(QmpBlockCopyJob *job, GAsyncResult *result,
+                                         GError **error);
+void qmp_block_copy_job_cancel_async(QmpBlockCopyJob *job, GCancellable *cancellable,
+                                     GAsyncReadyCallback callback, gpointer user_data);
+gboolean qmp_block_copy_job_cancel_finish(QmpBlockCopyJob *job, GAsyncResult *result,
+                                          GError **error);
+
 /* Signal "state-changed": void (*)(QmpBlockCopyJob *job, guint state, gpointer). */
 
 /* ---- NBD storage migration ----------------------------------------------- */

@@ -96,6 +96,36 @@ static void append_error(GString *out, const GError *e)
                            e->message);
 }
 
+
+typedef struct {
+    gboolean (*finish)(QmpBlockCopyJob *, GAsyncResult *, GError **);
+    gboolean done, ok;
+    GError *error;
+} AsyncEnd;
+
+static void on_end_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    AsyncEnd *a = data;
+    a->ok = a->finish(QMP_BLOCK_COPY_JOB(src), res, &a->error);
+    a->done = TRUE;
+}
+
+/* Pivot or cancel through the async API, iterating until its callback. */
+static gboolean end_async(QmpBlockCopyJob *job, gboolean cancel, GError **error)
+{
+    AsyncEnd a = { .finish = cancel ? qmp_block_copy_job_cancel_finish
+                                    : qmp_block_copy_job_pivot_finish };
+    if (cancel)
+        qmp_block_copy_job_cancel_async(job, NULL, on_end_done, &a);
+    else
+        qmp_block_copy_job_pivot_async(job, NULL, on_end_done, &a);
+    while (!a.done)
+        g_main_context_iteration(NULL, TRUE);
+    if (a.error)
+        g_propagate_error(error, a.error);
+    return a.ok;
+}
+
 /* ---- the conversations ------------------------------------------------------ */
 
 /* blockdev-mirror to an existing image, with every option; READY, pivot. */
@@ -178,7 +208,7 @@ static void run_cancel(QmpMonitor **mons, GString *out)
     g_clear_error(&error);
     g_assert_true(qmp_block_copy_job_wait_ready(job, WAIT_MS, NULL, &error));
     g_assert_no_error(error);
-    g_assert_true(qmp_block_copy_job_cancel(job, WAIT_MS, &error));
+    g_assert_true(end_async(job, TRUE, &error)); /* async cancel */
     g_assert_no_error(error);
     g_assert_cmpint(qmp_block_copy_job_get_state(job), ==, QMP_BLOCK_COPY_JOB_STATE_CANCELLED);
     g_assert_null(qmp_block_copy_job_get_error(job)); /* a full copy, no switch */
@@ -353,8 +383,9 @@ static void run_fallback(QmpMonitor **mons, GString *out)
     g_assert_cmpstr(qmp_block_copy_job_get_command(job), ==, "drive-mirror");
     g_assert_true(qmp_block_copy_job_wait_ready(job, WAIT_MS, NULL, &error));
     g_assert_no_error(error);
-    g_assert_true(qmp_block_copy_job_pivot(job, WAIT_MS, &error));
+    g_assert_true(end_async(job, FALSE, &error)); /* async pivot */
     g_assert_no_error(error);
+    g_assert_cmpint(qmp_block_copy_job_get_state(job), ==, QMP_BLOCK_COPY_JOB_STATE_COMPLETED);
     append_state(out, job);
     quit(mon);
     if (live)
