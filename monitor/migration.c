@@ -34,7 +34,8 @@ struct _QmpMigration {
     GObject parent;
     QmpMonitor *src, *dst;
     GMainContext *ctx;
-    guint src_sub_mig, src_sub_pass;
+    guint src_sub_mig, src_sub_pass, dst_sub_mig;
+    gboolean dst_failed; /* the destination reported its incoming migration failed */
 
     /* options */
     char *uri, *connect_uri;
@@ -300,9 +301,12 @@ static void cleanup_done(QmpMigration *m, const QmpJson *ret, const GError *erro
     op_complete(m);
 }
 
+/* A destination whose incoming migration failed exits by itself (QEMU's
+ * default): it is told to quit only when it did not report that, which
+ * is known from its own events in wire order, so a replay decides alike. */
 static void cleanup_quit_dst(QmpMigration *m)
 {
-    if (dst_connected(m))
+    if (dst_connected(m) && !m->dst_failed)
         cmd(m, m->dst, "quit", NULL, 0, cleanup_done);
     else
         op_complete(m);
@@ -466,6 +470,18 @@ static void on_src_event(QmpMonitor *mon, const char *event, const QmpJson *data
             m->progress.pass = pass;
     }
     emit_progress(m);
+}
+
+static void on_dst_event(QmpMonitor *mon, const char *event, const QmpJson *data,
+                         gint64 ts, gpointer user_data)
+{
+    (void) mon;
+    (void) event;
+    (void) ts;
+    QmpMigration *m = user_data;
+    const char *st = data ? qmp_json_get_string(qmp_json_lookup(data, "status")) : NULL;
+    if (g_strcmp0(st, "failed") == 0)
+        m->dst_failed = TRUE;
 }
 
 static void update_progress(QmpMigration *m, const QmpMigrationInfo *info)
@@ -1246,6 +1262,8 @@ static void qmp_migration_finalize(GObject *obj)
         qmp_monitor_unsubscribe(m->src, m->src_sub_mig);
     if (m->src_sub_pass)
         qmp_monitor_unsubscribe(m->src, m->src_sub_pass);
+    if (m->dst_sub_mig)
+        qmp_monitor_unsubscribe(m->dst, m->dst_sub_mig);
     g_clear_object(&m->src);
     g_clear_object(&m->dst);
     g_main_context_unref(m->ctx);
@@ -1286,6 +1304,7 @@ QmpMigration *qmp_migration_new(QmpMonitor *src, QmpMonitor *dst)
     /* The subscriptions hold no reference: they end at finalization. */
     m->src_sub_mig = qmp_monitor_subscribe(src, "MIGRATION", on_src_event, m, NULL);
     m->src_sub_pass = qmp_monitor_subscribe(src, "MIGRATION_PASS", on_src_event, m, NULL);
+    m->dst_sub_mig = qmp_monitor_subscribe(dst, "MIGRATION", on_dst_event, m, NULL);
     return m;
 }
 

@@ -78,5 +78,8 @@ char *mig_recording_arg(const char *dir, const char *name, gboolean is_source,
  * (is_source) of pair `name` in dir. */
 guint mig_recording_count(const char *dir, const char *name, gboolean is_source,
                           const char *command);
+/* Number of commands (out lines) of a recorded side containing needle. */
+guint mig_recording_grep(const char *dir, const char *name, gboolean is_source,
+                         const char *needle);
 /* Ends both QEMUs / servers (asserting a replay went as recorded). */
 void mig_pair_free(MigPair *p);

@@ -91,8 +91,340 @@ static void scenario_precopy(MigPair *p)
         mig_pair_assert_memory_equal(p);
 }
 
+/* ---- post-copy ------------------------------------------------------------------ */
+
+typedef struct {
+    guint last_polls;
+    gboolean switched;
+    GError *switch_error;
+} SwitchState;
+
+/* Switch by hand once 30 MiB moved (decided on poll replies only). */
+static void switch_when_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
+{
+    SwitchState *st = data;
+    if (pr->n_polls == st->last_polls)
+        return;
+    st->last_polls = pr->n_polls;
+    if (!st->switched && pr->status == QMP_MIGRATION_STATUS_ACTIVE &&
+        pr->transferred > 30u * 1024 * 1024) {
+        st->switched = TRUE;
+        g_assert_true(qmp_migration_start_postcopy(mig, &st->switch_error));
+        /* A second request is refused with a clear reason. */
+        GError *e = NULL;
+        g_assert_false(qmp_migration_start_postcopy(mig, &e));
+        g_assert_error(e, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_STATE);
+        g_assert_nonnull(strstr(e->message, "already switched"));
+        g_error_free(e);
+    }
+}
+
+static void assert_postcopy_done(MigPair *p, QmpMigration *mig)
+{
+    GError *error = NULL;
+    const QmpMigrationProgress *pr = qmp_migration_get_progress(mig);
+    g_assert_cmpint(pr->status, ==, QMP_MIGRATION_STATUS_COMPLETED);
+    g_assert_true(pr->postcopy);
+    g_assert_false(qmp_migration_start_postcopy(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_STATE);
+    g_assert_nonnull(strstr(error->message, "already finished"));
+    g_clear_error(&error);
+    if (p->live)
+        mig_pair_assert_memory_equal(p);
+}
+
+static void scenario_postcopy(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY | QMP_MIGRATION_NO_PREEMPT |
+                                     QMP_MIGRATION_KEEP_SOURCE);
+    SwitchState st = { 0 };
+    qmp_migration_set_progress_func(mig, switch_when_30m, &st, NULL);
+    g_assert_true(qmp_migration_run(mig, &error));
+    g_assert_no_error(error);
+    g_assert_true(st.switched);
+    g_assert_no_error(st.switch_error);
+    g_assert_false(qmp_migration_get_preempt(mig));
+    assert_postcopy_done(p, mig);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, TRUE, "postcopy-preempt"), ==, 0);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, FALSE, "postcopy-preempt"), ==, 0);
+    g_assert_cmpuint(mig_recording_count(p->record_dir, p->name, TRUE,
+                                         "migrate-start-postcopy"), ==, 1);
+}
+
+/* Both 7.2 sides have postcopy-preempt: it is on, on both; the policy
+ * switches after the first pass. */
+static void scenario_postcopy_preempt(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY | QMP_MIGRATION_KEEP_SOURCE);
+    qmp_migration_set_postcopy_policy(mig, 1, 0);
+    g_assert_true(qmp_migration_run(mig, &error));
+    g_assert_no_error(error);
+    g_assert_true(qmp_migration_get_preempt(mig));
+    assert_postcopy_done(p, mig);
+    /* Set on both sides, before migrate-incoming / migrate. */
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, TRUE, "postcopy-preempt"), ==, 1);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, FALSE, "postcopy-preempt"), ==, 1);
+    g_assert_cmpuint(mig_recording_count(p->record_dir, p->name, TRUE,
+                                         "migrate-start-postcopy"), ==, 1);
+}
+
+/* ---- cancel, bandwidth -------------------------------------------------------------- */
+
+static void assert_source_running(MigPair *p)
+{
+    GError *error = NULL;
+    const QmpJson *ret = NULL;
+    g_autoptr(QmpJsonDoc) doc = qmp_monitor_execute(p->src, "query-status", NULL, 0, NULL, 0,
+                                                    20000, &ret, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(qmp_json_get_string(qmp_json_lookup(ret, "status")), ==, "running");
+}
+
+/* The destination quit (or exited after its incoming migration failed):
+ * its monitor closes (bounded wait).  A replay cannot show a QEMU exiting
+ * by itself (recordings hold messages, not hang-ups): live only. */
+static void assert_destination_gone(MigPair *p)
+{
+    if (!p->live)
+        return;
+    gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    while (qmp_monitor_is_connected(p->dst) && g_get_monotonic_time() < end)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_false(qmp_monitor_is_connected(p->dst));
+}
+
+static void cancel_at_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
+{
+    gboolean *done = data;
+    if (!*done && pr->transferred > 30u * 1024 * 1024) {
+        *done = TRUE;
+        GError *error = NULL;
+        g_assert_true(qmp_migration_cancel(mig, &error));
+        g_assert_no_error(error);
+    }
+}
+
+static void scenario_cancel(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    gboolean done = FALSE;
+    qmp_migration_set_progress_func(mig, cancel_at_30m, &done, NULL);
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_true(done);
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_CANCELLED);
+    g_assert_true(g_str_has_prefix(error->message, "Perform: "));
+    g_clear_error(&error);
+    g_assert_cmpint(qmp_migration_get_failed_phase(mig), ==, QMP_MIGRATION_PHASE_PERFORM);
+    g_assert_cmpint(qmp_migration_get_progress(mig)->status, ==, QMP_MIGRATION_STATUS_CANCELLED);
+    assert_source_running(p);
+    assert_destination_gone(p);
+    /* Nothing more runs. */
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_INVALID);
+    g_clear_error(&error);
+}
+
+typedef struct {
+    GArray *rates; /* throughput (bytes/s) reported while active */
+    guint last_polls;
+} RateLog;
+
+static void log_rates(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
+{
+    (void) mig;
+    RateLog *log = data;
+    if (pr->n_polls == log->last_polls)
+        return;
+    log->last_polls = pr->n_polls;
+    if (pr->status == QMP_MIGRATION_STATUS_ACTIVE && pr->throughput > 0)
+        g_array_append_val(log->rates, pr->throughput);
+}
+
+static int cmp_double(gconstpointer a, gconstpointer b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+static void scenario_bandwidth(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    g_assert_true(qmp_migration_set_bandwidth(mig, 60, &error));
+    g_assert_true(qmp_migration_set_downtime_limit(mig, 500, &error));
+    g_assert_no_error(error);
+    RateLog log = { g_array_new(FALSE, FALSE, sizeof(double)), 0 };
+    qmp_migration_set_progress_func(mig, log_rates, &log, NULL);
+    g_assert_true(qmp_migration_run(mig, &error));
+    g_assert_no_error(error);
+    /* Sent as bytes/s. */
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, TRUE,
+                                        "\"max-bandwidth\":62914560"), ==, 1);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, TRUE,
+                                        "\"downtime-limit\":500"), ==, 1);
+    /* The throughput QEMU reports stays near the limit (loose: the median
+     * of the active polls within 50%..115% of 60 MiB/s). */
+    g_assert_cmpuint(log.rates->len, >=, 3);
+    g_array_sort(log.rates, cmp_double);
+    double median = g_array_index(log.rates, double, log.rates->len / 2);
+    double limit = 60.0 * 1024 * 1024;
+    g_test_message("bandwidth: median throughput %.1f MiB/s over %u polls (limit 60)",
+                   median / 1048576, log.rates->len);
+    g_assert_cmpfloat(median, <=, limit * 1.15);
+    g_assert_cmpfloat(median, >=, limit * 0.5);
+    g_array_free(log.rates, TRUE);
+}
+
+/* ---- TSC pre-check ---------------------------------------------------------------- */
+
+static const char *const tsc_cpu[] = { "-cpu", "qemu64,tsc-frequency=1000000000", NULL };
+
+typedef struct {
+    QmpHostFacts dst;
+} InjectedFacts;
+
+static gboolean inject_facts(QmpMigration *mig, QmpMonitor *side, QmpHostFacts *facts,
+                             gpointer data, GError **error)
+{
+    (void) error;
+    const InjectedFacts *f = data;
+    if (side == qmp_migration_get_destination(mig))
+        *facts = f->dst;
+    return TRUE; /* the source: unknown */
+}
+
+static void run_tsc(MigPair *p, guint64 dst_hz, QmpHostFact scaling, gboolean expect_ok)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    InjectedFacts f = { { dst_hz, scaling } };
+    qmp_migration_set_host_facts_func(mig, inject_facts, &f, NULL);
+    gboolean ok = qmp_migration_run(mig, &error);
+    /* The guest's frequency went into the cookie. */
+    g_assert_nonnull(strstr(qmp_migration_get_cookie(mig), "frequency=\"1000000000\""));
+    if (expect_ok) {
+        g_assert_no_error(error);
+        g_assert_true(ok);
+        return;
+    }
+    g_assert_false(ok);
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_TSC);
+    g_assert_true(g_str_has_prefix(error->message, "Prepare: TSC frequency mismatch"));
+    g_assert_nonnull(strstr(error->message, "1000000000 Hz"));
+    g_assert_nonnull(strstr(error->message, "2000000000 Hz"));
+    g_clear_error(&error);
+    assert_source_running(p);
+    assert_destination_gone(p);
+    /* Nothing was sent that could move data. */
+    g_assert_cmpuint(mig_recording_count(p->record_dir, p->name, TRUE, "migrate"), ==, 0);
+    g_assert_cmpuint(mig_recording_count(p->record_dir, p->name, FALSE, "migrate-incoming"),
+                     ==, 0);
+}
+
+static void scenario_tsc_equal(MigPair *p)
+{
+    run_tsc(p, 1000000000, QMP_HOST_FACT_NO, TRUE);
+}
+
+static void scenario_tsc_differ(MigPair *p)
+{
+    run_tsc(p, 2000000000, QMP_HOST_FACT_NO, FALSE);
+}
+
+static void scenario_tsc_unknown(MigPair *p)
+{
+    run_tsc(p, 0, QMP_HOST_FACT_UNKNOWN, TRUE);
+}
+
+/* ---- failures ------------------------------------------------------------------------ */
+
+static void scenario_unreachable(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    g_assert_true(qmp_migration_set_connect_uri(mig, "unix:nobody-listens.sock", &error));
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_nonnull(error);
+    g_assert_true(error->domain == QMP_MIGRATION_ERROR);
+    g_assert_true(g_str_has_prefix(error->message, "Perform: "));
+    g_test_message("unreachable: %s", error->message);
+    g_clear_error(&error);
+    assert_source_running(p);
+    assert_destination_gone(p);
+}
+
+static void kill_dst_at_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
+{
+    (void) mig;
+    MigPair *p = data;
+    if (!g_object_get_data(G_OBJECT(mig), "killed") && pr->transferred > 30u * 1024 * 1024) {
+        g_object_set_data(G_OBJECT(mig), "killed", GINT_TO_POINTER(1));
+        mig_pair_kill_destination(p);
+    }
+}
+
+static void scenario_dst_killed(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    qmp_migration_set_progress_func(mig, kill_dst_at_30m, p, NULL);
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_nonnull(error);
+    g_assert_true(error->domain == QMP_MIGRATION_ERROR);
+    g_assert_true(g_str_has_prefix(error->message, "Perform: "));
+    g_test_message("destination killed: %s", error->message);
+    g_clear_error(&error);
+    g_assert_false(qmp_monitor_is_connected(p->dst));
+    assert_source_running(p);
+}
+
+static void kill_src_at_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
+{
+    MigPair *p = data;
+    if (!g_object_get_data(G_OBJECT(mig), "killed") && pr->transferred > 30u * 1024 * 1024) {
+        g_object_set_data(G_OBJECT(mig), "killed", GINT_TO_POINTER(1));
+        mig_pair_kill_source(p);
+    }
+}
+
+static void scenario_src_killed(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    qmp_migration_set_progress_func(mig, kill_src_at_30m, p, NULL);
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_PEER_LOST);
+    g_assert_nonnull(strstr(error->message, "the source QEMU is gone"));
+    g_test_message("source killed: %s", error->message);
+    g_clear_error(&error);
+    assert_destination_gone(p);
+}
+
 static const Scenario scenarios[] = {
     { "precopy", "qemu-7.2", scenario_precopy, NULL, NULL },
+    { "postcopy", "qemu-7.2", scenario_postcopy, NULL, NULL },
+    { "postcopy-preempt", "qemu-7.2", scenario_postcopy_preempt, NULL, NULL },
+    { "cancel", "qemu-7.2", scenario_cancel, NULL, NULL },
+    { "bandwidth", "qemu-7.2", scenario_bandwidth, NULL, NULL },
+    { "tsc-equal", "qemu-7.2", scenario_tsc_equal, tsc_cpu, tsc_cpu },
+    { "tsc-differ", "qemu-7.2", scenario_tsc_differ, tsc_cpu, tsc_cpu },
+    { "tsc-unknown", "qemu-7.2", scenario_tsc_unknown, tsc_cpu, tsc_cpu },
+    { "unreachable", "qemu-7.2", scenario_unreachable, NULL, NULL },
+    { "dst-killed", "qemu-7.2", scenario_dst_killed, NULL, NULL },
+    { "src-killed", "qemu-7.2", scenario_src_killed, NULL, NULL },
 };
 
 static void test_replay(gconstpointer data)
