@@ -91,6 +91,36 @@ static char *rec_path(const char *dir, const char *name, gboolean source)
     return g_build_filename(dir, base, NULL);
 }
 
+/* QEMUs of live pairs, killed when a failed assertion aborts the test so
+ * that none outlives it. */
+static GPid live_pids[8];
+
+static void kill_live_qemus(int sig)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(live_pids); i++)
+        if (live_pids[i] > 0)
+            kill(live_pids[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void track_pid(GPid pid, gboolean add)
+{
+    for (guint i = 0; i < G_N_ELEMENTS(live_pids); i++) {
+        if (add && live_pids[i] <= 0) {
+            live_pids[i] = pid;
+            signal(SIGABRT, kill_live_qemus);
+            signal(SIGTRAP, kill_live_qemus);
+            signal(SIGSEGV, kill_live_qemus);
+            return;
+        }
+        if (!add && live_pids[i] == pid) {
+            live_pids[i] = 0;
+            return;
+        }
+    }
+}
+
 static QmpMonitor *spawn(const char *qemu, GPtrArray *argv, const char *record,
                          const char *peer)
 {
@@ -101,6 +131,7 @@ static QmpMonitor *spawn(const char *qemu, GPtrArray *argv, const char *record,
     g_ptr_array_add(argv, NULL);
     g_assert_true(qmp_monitor_spawn(mon, qemu, (const char *const *) argv->pdata, &error));
     g_assert_no_error(error);
+    track_pid(qmp_monitor_get_pid(mon), TRUE);
     return mon;
 }
 
@@ -196,21 +227,23 @@ void mig_pair_stop_recording(MigPair *p)
     qmp_monitor_set_trace(p->dst, NULL, NULL, NULL);
 }
 
+/* SHA-256 of the first `limit` bytes of path, by sha256sum in a child (so
+ * that a run under valgrind does not hash 600 MiB inside valgrind). */
 static char *file_sha256(const char *path, gsize limit)
 {
-    g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-    FILE *f = fopen(path, "rb");
-    g_assert_nonnull(f);
-    static guchar buf[1 << 16];
-    gsize total = 0;
-    size_t n;
-    while (total < limit && (n = fread(buf, 1, MIN(sizeof(buf), limit - total), f)) > 0) {
-        g_checksum_update(sum, buf, n);
-        total += n;
-    }
-    fclose(f);
-    g_assert_cmpuint(total, ==, limit);
-    return g_strdup(g_checksum_get_string(sum));
+    GStatBuf st;
+    g_assert_cmpint(g_stat(path, &st), ==, 0);
+    g_assert_cmpuint((guint64) st.st_size, ==, limit);
+    const char *argv[] = { "sha256sum", path, NULL };
+    g_autofree char *out = NULL;
+    GError *error = NULL;
+    int status = 0;
+    g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &out, NULL, &status, &error));
+    g_assert_no_error(error);
+    g_assert_true(g_spawn_check_wait_status(status, NULL));
+    g_assert_true(out && strlen(out) >= 64);
+    return g_strndup(out, 64);
 }
 
 static void pmemsave(QmpMonitor *mon, const char *file)
@@ -235,7 +268,9 @@ void mig_pair_assert_memory_equal(MigPair *p)
     g_autofree char *dfile = g_build_filename(p->tmpdir, "dst.mem", NULL);
     pmemsave(p->src, sfile);
     pmemsave(p->dst, dfile);
-    g_autofree char *want = file_sha256(mig_harness_random_file(), MIG_GUEST_SIZE);
+    static char *want;
+    if (!want)
+        want = file_sha256(mig_harness_random_file(), MIG_GUEST_SIZE);
     g_autofree char *shash = file_sha256(sfile, MIG_GUEST_SIZE);
     g_autofree char *dhash = file_sha256(dfile, MIG_GUEST_SIZE);
     g_unlink(sfile);
@@ -249,6 +284,7 @@ static void kill_side(MigPair *p, QmpMonitor *mon, QmpReplayServer **server)
     if (p->live) {
         GPid pid = qmp_monitor_get_pid(mon);
         g_assert_cmpint(pid, >, 0);
+        track_pid(pid, FALSE);
         kill(pid, SIGKILL);
     } else {
         /* The recording ends where the QEMU died: close the connection.
@@ -353,6 +389,10 @@ void mig_pair_free(MigPair *p)
             qmp_replay_test_assert_done(p->dst_server);
     } else {
         mig_pair_stop_recording(p);
+    }
+    if (p->live) {
+        track_pid(qmp_monitor_get_pid(p->src), FALSE);
+        track_pid(qmp_monitor_get_pid(p->dst), FALSE);
     }
     qmp_monitor_close(p->src);
     qmp_monitor_close(p->dst);

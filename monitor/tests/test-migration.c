@@ -14,8 +14,10 @@
  * sends exactly the recorded commands.
  */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include "migration-harness.h"
+#include "migration-linkcut-proxy.h"
 
 static char *qemu;                 /* live: the 7.2 binary */
 static const char *replay_dir;     /* NULL: the tree's recordings */
@@ -413,6 +415,99 @@ static void scenario_src_killed(MigPair *p)
     assert_destination_gone(p);
 }
 
+/* ---- post-copy recovery after a link that resets -------------------------------------- */
+
+typedef struct {
+    MigPair *p;
+    MigProxy *proxy; /* live only */
+    guint last_polls;
+    gboolean switched, cut;
+    guint n_postcopy_polls;
+} CutState;
+
+/* Switch at 30 MiB, cut the link at the second poll in post-copy (at the
+ * first one the destination may still be loading the device state: a cut
+ * there makes 7.2's destination fail instead of pausing). */
+static void switch_then_cut(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
+{
+    CutState *st = data;
+    if (pr->n_polls == st->last_polls)
+        return;
+    st->last_polls = pr->n_polls;
+    if (!st->switched && pr->status == QMP_MIGRATION_STATUS_ACTIVE &&
+        pr->transferred > 30u * 1024 * 1024) {
+        st->switched = TRUE;
+        g_assert_true(qmp_migration_start_postcopy(mig, NULL));
+    } else if (st->switched && !st->cut && pr->status == QMP_MIGRATION_STATUS_POSTCOPY_ACTIVE &&
+               ++st->n_postcopy_polls == 2) {
+        st->cut = TRUE;
+        if (st->proxy)
+            mig_proxy_reset(st->proxy);
+    }
+}
+
+static char *free_tcp_uri(void)
+{
+    GError *error = NULL;
+    guint16 port = mig_proxy_free_port(&error);
+    g_assert_no_error(error);
+    return g_strdup_printf("tcp:127.0.0.1:%u", port);
+}
+
+static void scenario_recover(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    CutState st = { .p = p };
+    g_autofree char *listen = NULL, *connect = NULL, *relisten = NULL;
+    if (p->live) {
+        listen = free_tcp_uri();
+        st.proxy = mig_proxy_new(atoi(strrchr(listen, ':') + 1), &error);
+        g_assert_no_error(error);
+        connect = g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(st.proxy));
+        relisten = free_tcp_uri();
+    } else {
+        listen = mig_recording_arg(p->record_dir, p->name, FALSE, "migrate-incoming", 0, "uri");
+        connect = mig_recording_arg(p->record_dir, p->name, TRUE, "migrate", 0, "uri");
+        relisten = mig_recording_arg(p->record_dir, p->name, FALSE, "migrate-recover", 0, "uri");
+    }
+    g_assert_true(qmp_migration_set_uri(mig, listen, &error));
+    g_assert_true(qmp_migration_set_connect_uri(mig, connect, &error));
+    g_assert_no_error(error);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY | QMP_MIGRATION_KEEP_SOURCE);
+    qmp_migration_set_progress_func(mig, switch_then_cut, &st, NULL);
+
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_POSTCOPY_PAUSED);
+    g_assert_true(g_str_has_prefix(error->message, "Perform: "));
+    g_assert_nonnull(strstr(error->message, "source is not resumed"));
+    g_test_message("link reset: %s", error->message);
+    g_clear_error(&error);
+    g_assert_true(st.cut);
+    g_assert_true(qmp_migration_get_preempt(mig));
+    /* Nothing but recover() goes on; cancelling would lose the guest. */
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_INVALID);
+    g_clear_error(&error);
+
+    gboolean recovered = qmp_migration_recover(mig, relisten, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_true(recovered);
+    mig_proxy_free(st.proxy);
+    const QmpMigrationProgress *pr = qmp_migration_get_progress(mig);
+    g_assert_cmpint(pr->status, ==, QMP_MIGRATION_STATUS_COMPLETED);
+    g_assert_cmpint(qmp_migration_get_phase(mig), ==, QMP_MIGRATION_PHASE_CONFIRM);
+    /* The source resumed to the new address; recover went out of band. */
+    g_autofree char *resumed = mig_recording_arg(p->record_dir, p->name, TRUE, "migrate", 1, "uri");
+    g_assert_cmpstr(resumed, ==, relisten);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, FALSE,
+                                        "\"exec-oob\":\"migrate-recover\""), ==, 1);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, TRUE, "\"resume\":true"), ==, 1);
+    if (p->live)
+        mig_pair_assert_memory_equal(p);
+}
+
 static const Scenario scenarios[] = {
     { "precopy", "qemu-7.2", scenario_precopy, NULL, NULL },
     { "postcopy", "qemu-7.2", scenario_postcopy, NULL, NULL },
@@ -425,6 +520,7 @@ static const Scenario scenarios[] = {
     { "unreachable", "qemu-7.2", scenario_unreachable, NULL, NULL },
     { "dst-killed", "qemu-7.2", scenario_dst_killed, NULL, NULL },
     { "src-killed", "qemu-7.2", scenario_src_killed, NULL, NULL },
+    { "recover", "qemu-7.2", scenario_recover, NULL, NULL },
 };
 
 static void test_replay(gconstpointer data)
@@ -549,7 +645,10 @@ static void test_tsc_rule(void)
 
 int main(int argc, char **argv)
 {
-    gboolean live = argc > 1 && strcmp(argv[1], "--live") == 0;
+    gboolean live = FALSE;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--live") == 0)
+            live = TRUE;
     g_test_init(&argc, &argv, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (live) {
