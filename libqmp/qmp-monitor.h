@@ -113,8 +113,9 @@ QmpMonitor *qmp_monitor_new(GMainContext *context);
 GMainContext *qmp_monitor_get_context(QmpMonitor *mon); /* borrowed */
 
 /* Each connects a fresh monitor (one connection per monitor; a second
- * connect fails with QMP_ERROR_INVALID).  Connecting is blocking (local
- * sockets); the greeting is read later by qmp_monitor_handshake(). */
+ * connect fails with QMP_ERROR_INVALID).  These connect blocking (see the
+ * _async variants below); the greeting is read later by
+ * qmp_monitor_handshake(). */
 gboolean qmp_monitor_connect_unix(QmpMonitor *mon, const char *path,
                                   GError **error);
 gboolean qmp_monitor_connect_tcp(QmpMonitor *mon, const char *host,
@@ -122,14 +123,34 @@ gboolean qmp_monitor_connect_tcp(QmpMonitor *mon, const char *host,
 /* Takes ownership of fd (a connected stream socket), also on failure. */
 gboolean qmp_monitor_connect_fd(QmpMonitor *mon, int fd, GError **error);
 
+/* Connecting without blocking (for daemons whose main loop must not
+ * stall: a TCP peer may take long to answer, a name to resolve): the
+ * socket is opened and connected in a worker thread; callback runs in the
+ * monitor's context and calls _finish, which attaches the connection (and
+ * fails with QMP_ERROR_INVALID if the monitor was connected meanwhile).
+ * Errors as the sync calls; cancelling gives QMP_ERROR_CANCELLED at once
+ * (a connection made afterwards is closed). */
+void qmp_monitor_connect_unix_async(QmpMonitor *mon, const char *path,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback,
+                                    gpointer user_data);
+gboolean qmp_monitor_connect_unix_finish(QmpMonitor *mon, GAsyncResult *result,
+                                         GError **error);
+void qmp_monitor_connect_tcp_async(QmpMonitor *mon, const char *host,
+                                   guint16 port, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback,
+                                   gpointer user_data);
+gboolean qmp_monitor_connect_tcp_finish(QmpMonitor *mon, GAsyncResult *result,
+                                        GError **error);
+
 /* Spawn binary (found in PATH unless it contains a '/') with
  *   extra_argv... -chardev socket,id=qmpkit-mon,fd=N -mon chardev=qmpkit-mon,mode=control
  * where fd N is one end of a socketpair whose other end becomes this
  * monitor's connection.  Everything else (-machine, -nodefaults, -display
  * none, -S, ...) is the caller's extra_argv (NULL-terminated, may be NULL).
  * The child inherits stdin, stdout and stderr.  The monitor owns the child:
- * qmp_monitor_close() and finalization end it ("quit", then SIGKILL after a
- * grace period) and reap it with waitpid(). */
+ * qmp_monitor_close() and finalization end it ("quit", then SIGKILL after
+ * the close grace period) and reap it with waitpid(). */
 gboolean qmp_monitor_spawn(QmpMonitor *mon, const char *binary,
                            const char *const *extra_argv, GError **error);
 GPid qmp_monitor_get_pid(QmpMonitor *mon); /* 0 when no child */
@@ -241,8 +262,31 @@ gboolean qmp_monitor_is_connected(QmpMonitor *mon);
 const GError *qmp_monitor_get_error(QmpMonitor *mon);
 
 /* Close the connection (pending calls fail with QMP_ERROR_CLOSED, "closed"
- * is emitted) and end a spawned child.  Idempotent. */
+ * is emitted) and end a spawned child: it is sent "quit" (SIGTERM if it
+ * was never negotiated with), given the close grace period to exit, then
+ * killed with SIGKILL and reaped.  So this blocks at most the grace period
+ * (plus the moment SIGKILL takes), also with a wedged or stopped QEMU; and
+ * not at all without a child.  Idempotent.  In a main loop that must never
+ * block, use qmp_monitor_close_async(). */
 void qmp_monitor_close(QmpMonitor *mon);
+
+/* The same without blocking: the connection is closed at once (as above);
+ * waiting for the child, SIGKILL after the grace period and reaping happen
+ * from the monitor's context, and callback runs when the child is gone (at
+ * once without a child).  The monitor is kept alive until then.  _finish
+ * returns TRUE (closing cannot fail), or FALSE with QMP_ERROR_CANCELLED
+ * when cancellable was cancelled meanwhile (the child is ended all the
+ * same and the callback still waits for it). */
+void qmp_monitor_close_async(QmpMonitor *mon, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data);
+gboolean qmp_monitor_close_finish(QmpMonitor *mon, GAsyncResult *result,
+                                  GError **error);
+
+/* How long closing waits for a spawned child to exit after "quit" before
+ * SIGKILL (default QMP_MONITOR_DEFAULT_CLOSE_GRACE_MS; 0: SIGKILL at once). */
+#define QMP_MONITOR_DEFAULT_CLOSE_GRACE_MS 2000
+void qmp_monitor_set_close_grace(QmpMonitor *mon, guint ms);
+guint qmp_monitor_get_close_grace(QmpMonitor *mon);
 
 /* Signal "closed": void (*)(QmpMonitor *mon, const GError *error, gpointer)
  * emitted once, when the connection ends for whatever reason, with the

@@ -10,8 +10,6 @@
 #include "session-private.h"
 #include "spawn.h"
 
-#define CHILD_GRACE_MS 3000
-
 /* ---- closing ----------------------------------------------------------- */
 
 static void stop_sources(QmpMonitor *mon)
@@ -107,33 +105,143 @@ static void send_quit(QmpMonitor *mon)
     (void) r;
 }
 
+/* Start ending our child: "quit" when the session can take it, else
+ * SIGTERM.  Returns whether "quit" went out (then our end of the socket
+ * must stay open while QEMU quits: when it sees a hang-up it drops input
+ * it has not read yet, "quit" included). */
+static gboolean ask_child_to_quit(QmpMonitor *mon)
+{
+    if (mon->pid > 0 && qmp_session_usable(mon) && g_queue_is_empty(&mon->outq)) {
+        send_quit(mon);
+        if (mon->negotiated)
+            return TRUE;
+    }
+    if (mon->pid > 0)
+        kill(mon->pid, SIGTERM);
+    return FALSE;
+}
+
 void qmp_monitor_close(QmpMonitor *mon)
 {
     g_return_if_fail(QMP_IS_MONITOR(mon));
 
-    gboolean quit_sent = FALSE;
-    if (mon->pid > 0 && qmp_session_usable(mon) && g_queue_is_empty(&mon->outq)) {
-        send_quit(mon);
-        quit_sent = mon->negotiated;
-    }
-    if (quit_sent) {
-        /* Keep our end open while QEMU quits: when it sees a hang-up it
-         * drops input it has not read yet, "quit" included. */
+    pid_t pid = mon->pid;
+    if (pid > 0) {
+        gint64 deadline = g_get_monotonic_time() + (gint64) mon->close_grace_ms * 1000;
         int status;
-        if (qmp_spawn_wait(mon->pid, CHILD_GRACE_MS, &status))
-            mon->pid = 0;
+        ask_child_to_quit(mon);
+        /* one deadline for all of it; the child is reaped here, so fatal()
+         * must not wait for it again */
+        mon->pid = 0;
+        gint64 left = MAX(0, deadline - g_get_monotonic_time()) / 1000;
+        if (!qmp_spawn_wait(pid, (guint) left, &status))
+            qmp_spawn_end(pid, SIGKILL, 0);
     }
     if (qmp_session_usable(mon))
         qmp_session_fatal(mon, g_error_new_literal(QMP_ERROR, QMP_ERROR_CLOSED,
                                        "the monitor was closed"));
-    if (mon->pid > 0) {
-        qmp_spawn_end(mon->pid, quit_sent ? 0 : SIGTERM, CHILD_GRACE_MS);
-        mon->pid = 0;
-    }
     if (mon->fd >= 0) {
         close(mon->fd);
         mon->fd = -1;
     }
+}
+
+/* ---- closing without blocking ------------------------------------------ */
+
+typedef struct {
+    pid_t pid;
+    int fd;              /* our end of the socket, open while QEMU quits */
+    gint64 deadline;
+    gboolean killed;
+    GSource *timer;
+} Ending;
+
+static void ending_free(Ending *e)
+{
+    if (e->timer) {
+        g_source_destroy(e->timer);
+        g_source_unref(e->timer);
+    }
+    if (e->fd >= 0)
+        close(e->fd);
+    g_free(e);
+}
+
+static gboolean ending_poll(gpointer data)
+{
+    GTask *task = data;
+    Ending *e = g_task_get_task_data(task);
+    int status;
+
+    if (!qmp_spawn_try_reap(e->pid, &status)) {
+        if (!e->killed && g_get_monotonic_time() >= e->deadline) {
+            kill(e->pid, SIGKILL);
+            e->killed = TRUE;
+        }
+        return G_SOURCE_CONTINUE;
+    }
+    g_clear_pointer(&e->timer, g_source_unref);
+    g_task_return_boolean(task, TRUE);
+    g_object_unref(task);
+    return G_SOURCE_REMOVE;
+}
+
+void qmp_monitor_close_async(QmpMonitor *mon, GCancellable *cancellable,
+                             GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(QMP_IS_MONITOR(mon));
+
+    g_main_context_push_thread_default(mon->ctx);
+    GTask *task = g_task_new(mon, cancellable, callback, user_data);
+    g_main_context_pop_thread_default(mon->ctx);
+    g_task_set_source_tag(task, qmp_monitor_close_async);
+    g_task_set_check_cancellable(task, FALSE);
+
+    pid_t pid = mon->pid;
+    if (pid <= 0) {
+        qmp_monitor_close(mon);        /* nothing to wait for */
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+        return;
+    }
+    Ending *e = g_new0(Ending, 1);
+    e->pid = pid;
+    e->fd = -1;
+    e->deadline = g_get_monotonic_time() + (gint64) mon->close_grace_ms * 1000;
+    if (ask_child_to_quit(mon) && mon->fd >= 0)
+        e->fd = dup(mon->fd);          /* keeps the connection open */
+    g_task_set_task_data(task, e, (GDestroyNotify) ending_free);
+    mon->pid = 0;                      /* the task ends and reaps it now */
+    qmp_monitor_close(mon);
+    e->timer = g_timeout_source_new(10);
+    g_source_set_callback(e->timer, ending_poll, task, NULL);  /* owns task */
+    g_source_attach(e->timer, mon->ctx);
+}
+
+gboolean qmp_monitor_close_finish(QmpMonitor *mon, GAsyncResult *result,
+                                  GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, mon), FALSE);
+    GCancellable *cancellable = g_task_get_cancellable(G_TASK(result));
+    gboolean ok = g_task_propagate_boolean(G_TASK(result), NULL);
+    if (cancellable && g_cancellable_is_cancelled(cancellable)) {
+        g_set_error_literal(error, QMP_ERROR, QMP_ERROR_CANCELLED,
+                            "cancelled (QEMU was ended all the same)");
+        return FALSE;
+    }
+    return ok;
+}
+
+void qmp_monitor_set_close_grace(QmpMonitor *mon, guint ms)
+{
+    g_return_if_fail(QMP_IS_MONITOR(mon));
+    mon->close_grace_ms = ms;
+}
+
+guint qmp_monitor_get_close_grace(QmpMonitor *mon)
+{
+    g_return_val_if_fail(QMP_IS_MONITOR(mon), 0);
+    return mon->close_grace_ms;
 }
 
 gboolean qmp_monitor_is_connected(QmpMonitor *mon)

@@ -5,6 +5,7 @@
  * qmp-monitor.h).
  */
 #include <unistd.h>
+#include <gio/gio.h>
 #include "session-private.h"
 #include "spawn.h"
 #include "transport.h"
@@ -60,6 +61,121 @@ gboolean qmp_monitor_connect_fd(QmpMonitor *mon, int fd, GError **error)
     return TRUE;
 }
 
+/* ---- connecting without blocking ---------------------------------------- */
+
+typedef struct {
+    char *path;          /* unix, or NULL for TCP */
+    char *host;
+    guint16 port;
+} ConnectArgs;
+
+static void connect_args_free(ConnectArgs *a)
+{
+    g_free(a->path);
+    g_free(a->host);
+    g_free(a);
+}
+
+static void close_fd_ptr(gpointer p)
+{
+    close(GPOINTER_TO_INT(p) - 1);
+}
+
+/* In a worker thread: resolving a name and connect() may block. */
+static void connect_thread(GTask *task, gpointer source, gpointer data,
+                           GCancellable *cancellable)
+{
+    ConnectArgs *a = data;
+    GError *error = NULL;
+    int fd = a->path ? qmp_transport_connect_unix(a->path, &error)
+                     : qmp_transport_connect_tcp(a->host, a->port, &error);
+    if (fd < 0)
+        g_task_return_error(task, error);
+    else
+        g_task_return_pointer(task, GINT_TO_POINTER(fd + 1), close_fd_ptr);
+}
+
+static void start_connect(QmpMonitor *mon, ConnectArgs *a, gpointer tag,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+    /* callbacks run in the monitor's context, like every other one */
+    g_main_context_push_thread_default(mon->ctx);
+    GTask *task = g_task_new(mon, cancellable, callback, user_data);
+    g_main_context_pop_thread_default(mon->ctx);
+    g_task_set_source_tag(task, tag);
+    g_task_set_task_data(task, a, (GDestroyNotify) connect_args_free);
+    g_task_set_return_on_cancel(task, TRUE);
+    GError *error = NULL;
+    if (!check_fresh(mon, &error))
+        g_task_return_error(task, error);
+    else if (g_cancellable_is_cancelled(cancellable))
+        g_task_return_new_error(task, QMP_ERROR, QMP_ERROR_CANCELLED,
+                                "connecting was cancelled");
+    else
+        g_task_run_in_thread(task, connect_thread);
+    g_object_unref(task);
+}
+
+static gboolean finish_connect(QmpMonitor *mon, GAsyncResult *result, gpointer tag,
+                               GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, mon), FALSE);
+    g_return_val_if_fail(g_task_get_source_tag(G_TASK(result)) == tag, FALSE);
+    GError *e = NULL;
+    gpointer p = g_task_propagate_pointer(G_TASK(result), &e);
+    if (e) {
+        if (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_clear_error(&e);
+            e = g_error_new_literal(QMP_ERROR, QMP_ERROR_CANCELLED, "connecting was cancelled");
+        }
+        g_propagate_error(error, e);
+        return FALSE;
+    }
+    int fd = GPOINTER_TO_INT(p) - 1;
+    if (!check_fresh(mon, error)) {   /* connected meanwhile by another call */
+        close(fd);
+        return FALSE;
+    }
+    qmp_session_attach(mon, fd);
+    return TRUE;
+}
+
+void qmp_monitor_connect_unix_async(QmpMonitor *mon, const char *path,
+                                    GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(QMP_IS_MONITOR(mon));
+    g_return_if_fail(path != NULL);
+    ConnectArgs *a = g_new0(ConnectArgs, 1);
+    a->path = g_strdup(path);
+    start_connect(mon, a, qmp_monitor_connect_unix_async, cancellable, callback, user_data);
+}
+
+gboolean qmp_monitor_connect_unix_finish(QmpMonitor *mon, GAsyncResult *result,
+                                         GError **error)
+{
+    return finish_connect(mon, result, qmp_monitor_connect_unix_async, error);
+}
+
+void qmp_monitor_connect_tcp_async(QmpMonitor *mon, const char *host, guint16 port,
+                                   GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(QMP_IS_MONITOR(mon));
+    g_return_if_fail(host != NULL);
+    ConnectArgs *a = g_new0(ConnectArgs, 1);
+    a->host = g_strdup(host);
+    a->port = port;
+    start_connect(mon, a, qmp_monitor_connect_tcp_async, cancellable, callback, user_data);
+}
+
+gboolean qmp_monitor_connect_tcp_finish(QmpMonitor *mon, GAsyncResult *result,
+                                        GError **error)
+{
+    return finish_connect(mon, result, qmp_monitor_connect_tcp_async, error);
+}
+
 /* ---- spawning QEMU (its end is in session-close.c) ---------------------- */
 
 gboolean qmp_monitor_spawn(QmpMonitor *mon, const char *binary,
@@ -88,12 +204,47 @@ GPid qmp_monitor_get_pid(QmpMonitor *mon)
 
 static void hs_send_capabilities(QmpMonitor *mon);
 
+/* What is wrong with a greeting's members, or NULL: {"QMP": {"version":
+ * {"qemu": {"major": N, "minor": N, "micro": N}, "package": S},
+ * "capabilities": [S...]}} (integers >= 0; "package" may be absent). */
+static GError *greeting_fault(const QmpJson *qmp)
+{
+    static const char *const parts[] = { "major", "minor", "micro" };
+    const QmpJson *version = qmp_json_lookup(qmp, "version");
+    if (!version || version->type != QMP_JSON_OBJECT)
+        return qmp_session_protocol_error("bad greeting: \"version\" must be an object");
+    const QmpJson *qemu = qmp_json_lookup(version, "qemu");
+    if (!qemu || qemu->type != QMP_JSON_OBJECT)
+        return qmp_session_protocol_error("bad greeting: \"version.qemu\" must be an object");
+    for (guint i = 0; i < G_N_ELEMENTS(parts); i++) {
+        const QmpJson *v = qmp_json_lookup(qemu, parts[i]);
+        gint64 n;
+        if (!v || !qmp_json_get_int64(v, &n) || n < 0)
+            return qmp_session_protocol_error("bad greeting: \"version.qemu.%s\" must be an "
+                                              "integer >= 0", parts[i]);
+    }
+    const QmpJson *pkg = qmp_json_lookup(version, "package");
+    if (pkg && !qmp_json_get_string(pkg))
+        return qmp_session_protocol_error("bad greeting: \"version.package\" must be a string");
+    const QmpJson *list = qmp_json_lookup(qmp, "capabilities");
+    if (!list || list->type != QMP_JSON_ARRAY)
+        return qmp_session_protocol_error("bad greeting: \"capabilities\" must be an array");
+    for (const QmpJson *c = list->v.first; c; c = c->next)
+        if (!qmp_json_get_string(c))
+            return qmp_session_protocol_error("bad greeting: \"capabilities\" must hold "
+                                              "strings");
+    return NULL;
+}
+
 GError *qmp_session_handle_greeting(QmpMonitor *mon, QmpJsonDoc *doc)
 {
     const QmpJson *root = qmp_json_doc_root(doc);
     const QmpJson *qmp = qmp_json_lookup(root, "QMP");
     if (!qmp || qmp->type != QMP_JSON_OBJECT)
         return qmp_session_protocol_error("expected the QMP greeting, got another message");
+    GError *fault = greeting_fault(qmp);
+    if (fault)
+        return fault;
 
     const QmpJson *version = qmp_json_lookup(qmp, "version");
     const QmpJson *qemu = version ? qmp_json_lookup(version, "qemu") : NULL;

@@ -75,6 +75,7 @@ struct _QmpMonitor {
 
     gsize max_size;
     gint default_timeout;
+    guint close_grace_ms;    /* how long close waits for a child to quit */
     guint max_in_flight;
 
     QmpJsonDoc *greeting;

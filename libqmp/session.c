@@ -69,6 +69,7 @@ static void qmp_monitor_init(QmpMonitor *mon)
     mon->fd = -1;
     mon->max_size = QMP_MONITOR_DEFAULT_MAX_MESSAGE_SIZE;
     mon->default_timeout = QMP_MONITOR_DEFAULT_TIMEOUT_MS;
+    mon->close_grace_ms = QMP_MONITOR_DEFAULT_CLOSE_GRACE_MS;
     mon->max_in_flight = 6;
     mon->next_id = 1;
     mon->next_sub_id = 1;
