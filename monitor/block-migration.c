@@ -5,9 +5,9 @@
  * PREPARE and PERFORM) and are ended in FINISH, after RAM moved and before
  * the destination is resumed.
  *
- * The few commands of each step go out as sync calls (allowed from inside
- * the migration's callbacks, see qmp-monitor.h); the wait for READY, the
- * long part, is asynchronous.
+ * The start's few commands go out as sync calls (allowed from inside the
+ * migration's callbacks, see qmp-monitor.h); the wait for READY and the
+ * whole switchover are asynchronous.
  */
 #include "qmp-block-copy.h"
 #include "qmp-migration.h"
@@ -71,18 +71,26 @@ static gboolean hook_start_finish(QmpMigration *mig, GAsyncResult *result, gpoin
     return g_task_propagate_boolean(G_TASK(result), error);
 }
 
+static void switched(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    GTask *task = data;
+    QmpNbdStorage *s = g_task_get_task_data(task);
+    GError *err = NULL;
+    if (qmp_nbd_storage_finish_finish(s, res, &err))
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, err);
+    g_object_unref(task);
+}
+
 static void hook_switchover_async(QmpMigration *mig, gpointer user_data,
                                   GCancellable *cancellable, GAsyncReadyCallback callback,
                                   gpointer callback_data)
 {
     QmpNbdStorage *s = user_data;
     GTask *task = g_task_new(mig, cancellable, callback, callback_data);
-    GError *err = NULL;
-    if (qmp_nbd_storage_finish(s, QMP_TIMEOUT_DEFAULT, &err))
-        g_task_return_boolean(task, TRUE);
-    else
-        g_task_return_error(task, err);
-    g_object_unref(task);
+    g_task_set_task_data(task, s, NULL);
+    qmp_nbd_storage_finish_async(s, cancellable, switched, task);
 }
 
 static gboolean hook_switchover_finish(QmpMigration *mig, GAsyncResult *result,

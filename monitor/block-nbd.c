@@ -300,9 +300,9 @@ static void remove_client(QmpNbdStorage *s, Disk *d, GError **error)
         prefixed(error, err, "source", d->source_device, "blockdev-del of the NBD client");
 }
 
-gboolean qmp_nbd_storage_finish(QmpNbdStorage *s, gint timeout_ms, GError **error)
+/* Every mirror started and READY? */
+static gboolean all_ready(QmpNbdStorage *s, GError **error)
 {
-    g_return_val_if_fail(s != NULL, FALSE);
     for (guint i = 0; i < s->disks->len; i++) {
         Disk *d = g_ptr_array_index(s->disks, i);
         if (d->job == NULL) {
@@ -323,6 +323,14 @@ gboolean qmp_nbd_storage_finish(QmpNbdStorage *s, gint timeout_ms, GError **erro
             return FALSE;
         }
     }
+    return TRUE;
+}
+
+gboolean qmp_nbd_storage_finish(QmpNbdStorage *s, gint timeout_ms, GError **error)
+{
+    g_return_val_if_fail(s != NULL, FALSE);
+    if (!all_ready(s, error))
+        return FALSE;
     /* A READY mirror ended with block-job-cancel: QEMU copies what is still
      * in flight and reports BLOCK_JOB_COMPLETED; the source keeps its disk. */
     for (guint i = 0; i < s->disks->len; i++) {
@@ -347,6 +355,113 @@ gboolean qmp_nbd_storage_finish(QmpNbdStorage *s, gint timeout_ms, GError **erro
         return FALSE;
     }
     return TRUE;
+}
+
+/* ---- finish, async: the same steps in the same order ---------------------------- */
+
+typedef struct {
+    QmpNbdStorage *s;
+    guint i;
+} FinishOp;
+
+static void finish_next(GTask *task);
+
+static void finish_server_stopped(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    GTask *task = data;
+    FinishOp *op = g_task_get_task_data(task);
+    GError *err = NULL;
+    if (!qmp_nbd_server_stop_finish(QMP_MONITOR(obj), res, &err)) {
+        g_prefix_error(&err, "NBD storage migration: destination nbd-server-stop: ");
+        g_task_return_error(task, err);
+    } else {
+        op->s->server_started = FALSE;
+        for (guint i = 0; i < op->s->disks->len; i++)
+            ((Disk *) g_ptr_array_index(op->s->disks, i))->exported = FALSE;
+        g_task_return_boolean(task, TRUE);
+    }
+    g_object_unref(task);
+}
+
+static void finish_client_removed(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    GTask *task = data;
+    FinishOp *op = g_task_get_task_data(task);
+    Disk *d = g_ptr_array_index(op->s->disks, op->i);
+    GError *err = NULL;
+    if (!qmp_blockdev_del_finish(QMP_MONITOR(obj), res, &err)) {
+        GError *out = NULL;
+        prefixed(&out, err, "source", d->source_device, "blockdev-del of the NBD client");
+        g_task_return_error(task, out);
+        g_object_unref(task);
+        return;
+    }
+    d->client_added = FALSE;
+    op->i++;
+    finish_next(task);
+}
+
+static void finish_cancelled(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    GTask *task = data;
+    FinishOp *op = g_task_get_task_data(task);
+    Disk *d = g_ptr_array_index(op->s->disks, op->i);
+    GError *err = NULL;
+    if (!qmp_block_copy_job_cancel_finish(QMP_BLOCK_COPY_JOB(obj), res, &err) ||
+        (qmp_block_copy_job_get_error(d->job) &&
+         (err = g_error_copy(qmp_block_copy_job_get_error(d->job))))) {
+        g_task_return_error(task, err);
+        g_object_unref(task);
+        return;
+    }
+    if (!d->client_added) {
+        op->i++;
+        finish_next(task);
+        return;
+    }
+    QmpBlockdevDelArgs del = { .node_name = d->client_node };
+    qmp_blockdev_del_async(op->s->src, &del, NULL, finish_client_removed, task);
+}
+
+static void finish_next(GTask *task)
+{
+    FinishOp *op = g_task_get_task_data(task);
+    QmpNbdStorage *s = op->s;
+    if (op->i < s->disks->len) {
+        Disk *d = g_ptr_array_index(s->disks, op->i);
+        qmp_block_copy_job_cancel_async(d->job, NULL, finish_cancelled, task);
+        return;
+    }
+    if (!s->server_started) {
+        g_task_return_boolean(task, TRUE);
+        g_object_unref(task);
+        return;
+    }
+    qmp_nbd_server_stop_async(s->dst, NULL, finish_server_stopped, task);
+}
+
+void qmp_nbd_storage_finish_async(QmpNbdStorage *s, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_return_if_fail(s != NULL);
+    GTask *task = g_task_new(NULL, cancellable, callback, user_data);
+    g_task_set_source_tag(task, qmp_nbd_storage_finish_async);
+    GError *err = NULL;
+    if (!all_ready(s, &err)) {
+        g_task_return_error(task, err);
+        g_object_unref(task);
+        return;
+    }
+    FinishOp *op = g_new0(FinishOp, 1);
+    op->s = s;
+    g_task_set_task_data(task, op, g_free);
+    finish_next(task);
+}
+
+gboolean qmp_nbd_storage_finish_finish(QmpNbdStorage *s, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
+    return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 void qmp_nbd_storage_abort(QmpNbdStorage *s)

@@ -243,6 +243,12 @@ gboolean qmp_nbd_storage_wait_ready(QmpNbdStorage *s, gint timeout_ms,
 /* After RAM moved: end the mirrors, remove the client nodes, stop the
  * destination's NBD server. */
 gboolean qmp_nbd_storage_finish(QmpNbdStorage *s, gint timeout_ms, GError **error);
+/* The same, asynchronous (the same commands in the same order); the
+ * callback's source object is NULL.  s must stay alive until then. */
+void qmp_nbd_storage_finish_async(QmpNbdStorage *s, GCancellable *cancellable,
+                                  GAsyncReadyCallback callback, gpointer user_data);
+gboolean qmp_nbd_storage_finish_finish(QmpNbdStorage *s, GAsyncResult *result,
+                                       GError **error);
 /* Give up (a failure anywhere): cancel the mirrors, remove the client
  * nodes, stop the NBD server; best effort, errors ignored. */
 void qmp_nbd_storage_abort(QmpNbdStorage *s);

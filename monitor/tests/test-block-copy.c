@@ -559,6 +559,16 @@ static const char *const nbd_src_args[] = {
     "-machine", "q35", "-m", "64", "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
     "-drive", "if=none,id=drive0,file=src.qcow2,format=qcow2", NULL
 };
+/* 7.2 -> 10.0: the same machine type on both sides. */
+static const char *const xver_src_args[] = {
+    "-machine", "pc-q35-7.2", "-m", "64", "-accel", "tcg", "-nodefaults", "-display", "none",
+    "-S", "-drive", "if=none,id=drive0,file=src.qcow2,format=qcow2", NULL
+};
+static const char *const xver_dst_args[] = {
+    "-machine", "pc-q35-7.2", "-m", "64", "-accel", "tcg", "-nodefaults", "-display", "none",
+    "-S", "-incoming", "defer",
+    "-drive", "if=none,id=drive0,file=nbd-dst.qcow2,format=qcow2", NULL
+};
 static const char *const mig_src_args[] = {
     "-machine", "q35", "-m", "64", "-accel", "tcg", "-nodefaults", "-display", "none",
     "-drive", "if=none,id=drive0,file=src.qcow2,format=qcow2", NULL
@@ -667,8 +677,9 @@ static guint16 free_port(void)
     return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
 }
 
-static void live_run(const Conversation *c, const char *binary, const char *label,
-                     const char *suffix)
+/* dst_binary: the destination's QEMU when it differs (7.2 -> 10.0). */
+static void live_run(const Conversation *c, const char *binary, const char *dst_binary,
+                     const char *label, const char *suffix)
 {
     GError *error = NULL;
     gboolean rerecord = g_strcmp0(g_getenv("QMPKIT_RERECORD"), "1") == 0;
@@ -683,18 +694,21 @@ static void live_run(const Conversation *c, const char *binary, const char *labe
     QmpMonitor *mons[2] = { NULL, NULL };
     for (guint i = 0; i < c->n_peers; i++) {
         const char *const *argv = c->n_peers == 1 ? qemu_args
+                                  : dst_binary ? (i == 1 ? xver_dst_args : xver_src_args)
                                   : i == 1 ? nbd_dst_args
                                   : c->run == run_nbd_migration ? mig_src_args : nbd_src_args;
         g_autofree char *name = peer_file(c, i, suffix);
         g_autofree char *path = g_build_filename(dir, name, NULL);
-        g_autofree char *peer = g_strdup_printf("%s %s", label,
+        g_autofree char *peer = g_strdup_printf("%s %s", !dst_binary ? label
+                                                : i == 0 ? "qemu-7.2" : "qemu-10.0",
                                                 c->n_peers == 1 ? "-machine none, one qcow2 drive"
                                                 : i == 0 ? "q35, NBD storage migration source"
                                                          : "q35, NBD storage migration destination");
         mons[i] = qmp_monitor_new(NULL);
         g_assert_true(qmp_monitor_record_to_file(mons[i], path, peer, &error));
         g_assert_no_error(error);
-        g_assert_true(qmp_monitor_spawn(mons[i], binary, argv, &error));
+        g_assert_true(qmp_monitor_spawn(mons[i], i == 1 && dst_binary ? dst_binary : binary,
+                                        argv, &error));
         g_assert_no_error(error);
         qemu_pids[i] = qmp_monitor_get_pid(mons[i]);
     }
@@ -724,7 +738,7 @@ static void live_run(const Conversation *c, const char *binary, const char *labe
 
 static void test_live(gconstpointer data)
 {
-    live_run(data, "qemu-system-x86_64", "qemu-7.2", "");
+    live_run(data, "qemu-system-x86_64", NULL, "qemu-7.2", "");
 }
 
 static void test_live10(gconstpointer data)
@@ -734,7 +748,31 @@ static void test_live10(gconstpointer data)
         g_test_skip("QMPKIT_QEMU_10 not set");
         return;
     }
-    live_run(data, q10, "qemu-10.0", "-qemu10");
+    live_run(data, q10, NULL, "qemu-10.0", "-qemu10");
+}
+
+static void test_live_xver(gconstpointer data)
+{
+    const char *q10 = g_getenv("QMPKIT_QEMU_10");
+    if (q10 == NULL || !g_file_test(q10, G_FILE_TEST_IS_EXECUTABLE)) {
+        g_test_skip("QMPKIT_QEMU_10 not set");
+        return;
+    }
+    live_run(data, "qemu-system-x86_64", q10, "qemu-7.2 -> 10.0", "-7.2-to-10.0");
+}
+
+static void test_replay_xver(gconstpointer data)
+{
+    const Conversation *c = data;
+    g_autofree char *dir = recordings_dir();
+    g_autofree char *name = peer_file(c, 0, "-7.2-to-10.0");
+    g_autofree char *path = g_build_filename(dir, name, NULL);
+    if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
+        g_test_skip("no 7.2 -> 10.0 recording");
+        return;
+    }
+    g_autofree char *summary = replay(c, dir, "-7.2-to-10.0");
+    g_test_message("%s (7.2 -> 10.0): %s", c->name, summary);
 }
 
 static void test_replay(gconstpointer data)
@@ -817,6 +855,11 @@ int main(int argc, char **argv)
             g_autofree char *n10 = g_strdup_printf("/%s/%s-qemu10", live_mode ? "live" : "replay",
                                                    c->name);
             g_test_add_data_func(n10, c, live_mode ? test_live10 : test_replay10);
+        }
+        if (c->run == run_nbd) {
+            g_autofree char *nx = g_strdup_printf("/%s/%s-7.2-to-10.0",
+                                                  live_mode ? "live" : "replay", c->name);
+            g_test_add_data_func(nx, c, live_mode ? test_live_xver : test_replay_xver);
         }
     }
     int rc = g_test_run();
