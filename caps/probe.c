@@ -13,13 +13,39 @@
 #include "caps-rules.h"
 #include "qmp-replay.h"
 
-#define PROBE_TIMEOUT_MS 60000
-#define HANDSHAKE_TIMEOUT_MS 30000
+/* One deadline for a whole probe (handshake and every query). */
+static gint probe_timeout_ms = QMP_CAPS_DEFAULT_PROBE_TIMEOUT_MS;
+
+void qmp_caps_set_probe_timeout(guint timeout_ms)
+{
+    g_atomic_int_set(&probe_timeout_ms,
+                     timeout_ms ? (gint) MIN(timeout_ms, (guint) G_MAXINT)
+                                : QMP_CAPS_DEFAULT_PROBE_TIMEOUT_MS);
+}
+
+guint qmp_caps_get_probe_timeout(void)
+{
+    return (guint) g_atomic_int_get(&probe_timeout_ms);
+}
+
+/* Milliseconds left until deadline (monotonic, µs), at least 1. */
+static guint left_ms(gint64 deadline)
+{
+    gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+    return (guint) CLAMP(left, 1, G_MAXINT);
+}
 
 typedef struct {
     QmpCapsReply *slot;
     guint *pending;
 } Call;
+
+typedef struct {
+    gint64 deadline;      /* monotonic µs */
+    guint timeout_ms;     /* the whole probe's, for messages */
+    gboolean timed_out;
+    GCancellable *cancel;
+} Deadline;
 
 static void on_reply(GObject *src, GAsyncResult *res, gpointer data)
 {
@@ -43,20 +69,44 @@ static void ask(QmpMonitor *mon, QmpCapsReply *slot, const char *command, const 
 
 static gboolean on_timeout(gpointer data)
 {
-    g_cancellable_cancel(G_CANCELLABLE(data));
+    Deadline *d = data;
+    d->timed_out = TRUE;
+    g_cancellable_cancel(d->cancel);
     return G_SOURCE_REMOVE;
 }
 
-static void wait_all(QmpMonitor *mon, guint *pending, GCancellable *cancel)
+static void wait_all(QmpMonitor *mon, guint *pending, Deadline *d)
 {
     GMainContext *ctx = qmp_monitor_get_context(mon);
-    GSource *t = g_timeout_source_new(PROBE_TIMEOUT_MS);
-    g_source_set_callback(t, on_timeout, cancel, NULL);
+    GSource *t = g_timeout_source_new(left_ms(d->deadline));
+    g_source_set_callback(t, on_timeout, d, NULL);
     g_source_attach(t, ctx);
     while (*pending)
         g_main_context_iteration(ctx, TRUE);
     g_source_destroy(t);
     g_source_unref(t);
+}
+
+/* The names of the queries still unanswered when the deadline passed. */
+static char *unanswered(QmpCapsInputs *in)
+{
+    GString *s = g_string_new(NULL);
+    struct { QmpCapsReply *r; const char *name; } all[] = {
+        { &in->schema, "query-qmp-schema" }, { &in->migration, "query-migrate-capabilities" },
+        { &in->types, "qom-list-types" }, { &in->version_reply, "query-version" },
+        { &in->commands, "query-commands" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(all); i++)
+        if (all[i].r->asked && !all[i].r->doc && all[i].r->error &&
+            g_error_matches(all[i].r->error, QMP_ERROR, QMP_ERROR_CANCELLED))
+            g_string_append_printf(s, "%s%s", s->len ? ", " : "", all[i].name);
+    for (guint i = 0; i < in->n_props; i++)
+        if (in->props[i].asked && !in->props[i].doc && in->props[i].error &&
+            g_error_matches(in->props[i].error, QMP_ERROR, QMP_ERROR_CANCELLED)) {
+            g_string_append_printf(s, "%sqom-list-properties", s->len ? ", " : "");
+            break;
+        }
+    return g_string_free(s, FALSE);
 }
 
 /* A reply that failed for a reason other than QEMU's own error reply. */
@@ -65,7 +115,7 @@ static const GError *transport_error(const QmpCapsReply *r)
     return r->error && r->error->domain != QMP_COMMAND_ERROR ? r->error : NULL;
 }
 
-static gboolean collect(QmpMonitor *mon, QmpCapsInputs *in, GError **error)
+static gboolean collect(QmpMonitor *mon, QmpCapsInputs *in, gint64 deadline, GError **error)
 {
     const char *const *gcaps = qmp_monitor_get_capabilities(mon);
     in->greeting_caps = g_strdupv((char **) gcaps);
@@ -77,6 +127,7 @@ static gboolean collect(QmpMonitor *mon, QmpCapsInputs *in, GError **error)
     }
 
     g_autoptr(GCancellable) cancel = g_cancellable_new();
+    Deadline d = { deadline, qmp_caps_get_probe_timeout(), FALSE, cancel };
     guint pending = 0;
     ask(mon, &in->schema, "query-qmp-schema", NULL, &pending, cancel);
     ask(mon, &in->migration, "query-migrate-capabilities", NULL, &pending, cancel);
@@ -89,13 +140,20 @@ static gboolean collect(QmpMonitor *mon, QmpCapsInputs *in, GError **error)
     }
     if (!in->have_version)
         ask(mon, &in->version_reply, "query-version", NULL, &pending, cancel);
-    wait_all(mon, &pending, cancel);
+    wait_all(mon, &pending, &d);
 
     /* QEMU before 2.5 has no query-qmp-schema: fall back on the list of
      * commands. */
     if (!in->schema.doc && !transport_error(&in->schema)) {
         ask(mon, &in->commands, "query-commands", NULL, &pending, cancel);
-        wait_all(mon, &pending, cancel);
+        wait_all(mon, &pending, &d);
+    }
+    if (d.timed_out) {
+        g_autofree char *what = unanswered(in);
+        g_set_error(error, QMP_ERROR, QMP_ERROR_TIMEOUT,
+                    "probing: no reply within %u ms (the probe deadline) to %s", d.timeout_ms,
+                    *what ? what : "the queries");
+        return FALSE;
     }
 
     const GError *fault = qmp_monitor_get_error(mon);
@@ -114,7 +172,8 @@ QmpCaps *qmp_caps_probe_monitor(QmpMonitor *mon, GError **error)
     qmp_caps_inputs_init(&in);
     in.have_greeting = qmp_monitor_get_greeting(mon) != NULL;
     QmpCaps *caps = NULL;
-    if (collect(mon, &in, error))
+    gint64 deadline = g_get_monotonic_time() + (gint64) qmp_caps_get_probe_timeout() * 1000;
+    if (collect(mon, &in, deadline, error))
         caps = qmp_caps_evaluate(&in, "monitor");
     qmp_caps_inputs_clear(&in);
     return caps;
@@ -125,9 +184,12 @@ static QmpCaps *probe_connected(QmpMonitor *mon, QmpCapsInputs *in, const char *
                                 GError **error)
 {
     QmpCaps *caps = NULL;
-    if (qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, HANDSHAKE_TIMEOUT_MS, error) &&
-        collect(mon, in, error))
+    gint64 deadline = g_get_monotonic_time() + (gint64) qmp_caps_get_probe_timeout() * 1000;
+    if (qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, (gint) left_ms(deadline), error) &&
+        collect(mon, in, deadline, error))
         caps = qmp_caps_evaluate(in, source);
+    /* a probed QEMU quits at once; one that does not is not waited for long */
+    qmp_monitor_set_close_grace(mon, MIN(qmp_monitor_get_close_grace(mon), 1000));
     qmp_monitor_close(mon);
     return caps;
 }

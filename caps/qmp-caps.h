@@ -63,6 +63,14 @@ QmpCaps *qmp_caps_probe_monitor(QmpMonitor *mon, GError **error);
 /* A recording (ours, or libvirt's .replies), no process at all. */
 QmpCaps *qmp_caps_probe_recording(const char *path, GError **error);
 
+/* The deadline of a live probe (handshake and every query together, from
+ * the start of the probe): a QEMU that has not answered by then fails the
+ * probe with QMP_ERROR_TIMEOUT, naming the queries it left unanswered.
+ * Process-wide, for probes started afterwards; 0 restores the default. */
+#define QMP_CAPS_DEFAULT_PROBE_TIMEOUT_MS 60000
+void qmp_caps_set_probe_timeout(guint timeout_ms);
+guint qmp_caps_get_probe_timeout(void);
+
 /* ---- answers ------------------------------------------------------------ */
 
 QmpCapsState qmp_caps_get(const QmpCaps *caps, const char *name);
