@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include "migration-linkcut-harness.h"
@@ -18,16 +19,34 @@
 #define MAX_CHILDREN 16
 static volatile pid_t children[MAX_CHILDREN];
 
-static char abort_files[4][4096]; /* tmpdir's big files, then tmpdir */
+/* tmpdir's files (3 big ones, 2 recordings), then tmpdir itself. */
+#define N_ABORT_FILES 6
+static char abort_files[N_ABORT_FILES][4096];
+static char abort_ip[4096];        /* `ip`, and namespaces to delete */
+static char abort_netns[2][64];
 
 static void kill_children(int sig)
 {
     for (int i = 0; i < MAX_CHILDREN; i++)
         if (children[i] > 0)
             kill(children[i], SIGKILL);
-    for (int i = 0; i < 4; i++)
+    /* fork, execve and waitpid are async-signal-safe. */
+    for (int i = 0; i < 2; i++) {
+        if (!abort_netns[i][0] || !abort_ip[0])
+            continue;
+        pid_t pid = fork();
+        if (pid == 0) {
+            char *const argv[] = { abort_ip, "netns", "del", abort_netns[i], NULL };
+            char *const envp[] = { NULL };
+            execve(abort_ip, argv, envp);
+            _exit(127);
+        }
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+    }
+    for (int i = 0; i < N_ABORT_FILES; i++)
         if (abort_files[i][0])
-            (i < 3 ? unlink : rmdir)(abort_files[i]);
+            (i < N_ABORT_FILES - 1 ? unlink : rmdir)(abort_files[i]);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -124,7 +143,7 @@ char *mig_test_tmpdir(void)
     static const char *const names[] = { "rand.bin", "src-mem.bin", "dst-mem.bin" };
     for (int i = 0; i < 3; i++)
         g_snprintf(abort_files[i], sizeof(abort_files[i]), "%s/%s", dir, names[i]);
-    g_snprintf(abort_files[3], sizeof(abort_files[3]), "%s", dir);
+    g_snprintf(abort_files[N_ABORT_FILES - 1], sizeof(abort_files[0]), "%s", dir);
     track_child(0);
     return dir;
 }
@@ -156,6 +175,24 @@ char *mig_test_recordings_dir(void)
     return g_build_filename(src ? src : ".", "replay-tests", "recordings", NULL);
 }
 
+void mig_test_track_netns(const char *ip_path, const char *name)
+{
+    track_child(0);
+    g_strlcpy(abort_ip, ip_path, sizeof(abort_ip));
+    for (int i = 0; i < 2; i++)
+        if (!abort_netns[i][0]) {
+            g_strlcpy(abort_netns[i], name, sizeof(abort_netns[i]));
+            return;
+        }
+}
+
+void mig_test_untrack_netns(const char *name)
+{
+    for (int i = 0; i < 2; i++)
+        if (strcmp(abort_netns[i], name) == 0)
+            abort_netns[i][0] = 0;
+}
+
 /* ---- sides ------------------------------------------------------------------ */
 
 static void on_event(QmpMonitor *mon, const char *event, const QmpJson *data,
@@ -185,23 +222,41 @@ void mig_side_spawn(MigSide *side, const char *name, const char *binary,
                     const char *machine, const char *rand, const char *cwd,
                     const char *record_path, const char *peer)
 {
+    mig_side_spawn_netns(side, name, binary, machine, rand, cwd, record_path, peer, NULL);
+}
+
+void mig_side_spawn_netns(MigSide *side, const char *name, const char *binary,
+                          const char *machine, const char *rand, const char *cwd,
+                          const char *record_path, const char *peer, const char *netns)
+{
     GError *error = NULL;
     side_init(side, name, TRUE);
     side->mon = qmp_monitor_new(NULL);
     qmp_monitor_subscribe(side->mon, NULL, on_event, side, NULL);
     g_assert_true(qmp_monitor_record_to_file(side->mon, record_path, peer, &error));
     g_assert_no_error(error);
+    /* A recording in the temporary folder goes too if the test aborts (not
+     * one re-recorded into the source tree: it is left for a look). */
+    if (!mig_test_rerecord())
+        g_strlcpy(abort_files[rand ? 3 : 4], record_path, sizeof(abort_files[0]));
     g_autofree char *loader = rand ? g_strdup_printf("loader,file=%s,addr=0x%x", rand,
                                                      MIG_RAND_ADDR) : NULL;
+    /* In a network namespace: `ip netns exec NS QEMU ARGS...` (ip execs
+     * QEMU in place, so the pid is QEMU's). */
+    g_autofree char *ip = netns ? g_find_program_in_path("ip") : NULL;
     const char *argv[] = {
+        "netns", "exec", netns, binary,
         "-machine", machine, "-accel", "tcg", "-m", "512", "-nodefaults",
         "-display", "none",
         rand ? "-device" : "-incoming", rand ? loader : "defer", NULL
     };
+    if (netns)
+        g_assert_nonnull(ip);
     /* QEMU resolves relative paths (pmemsave files) in its cwd. */
     g_autofree char *here = g_get_current_dir();
     g_assert_cmpint(chdir(cwd), ==, 0);
-    gboolean ok = qmp_monitor_spawn(side->mon, binary, argv, &error);
+    gboolean ok = qmp_monitor_spawn(side->mon, netns ? ip : binary, netns ? argv : argv + 4,
+                                    &error);
     g_assert_cmpint(chdir(here), ==, 0);
     g_assert_no_error(error);
     g_assert_true(ok);

@@ -56,6 +56,10 @@ void mig_test_rmdir(const char *dir);
 gboolean mig_test_rerecord(void);
 char *mig_test_recordings_dir(void);
 
+/* Network namespaces (at most 2) deleted with ip_path if the test aborts. */
+void mig_test_track_netns(const char *ip_path, const char *name);
+void mig_test_untrack_netns(const char *name);
+
 /* Spawn QEMU binary in cwd (so relative paths in commands stay the same
  * from run to run) with machine (e.g. "q35", "pc-q35-7.2"); a source gets
  * the loader with rand, a destination (rand NULL) -incoming defer.  Both
@@ -63,6 +67,10 @@ char *mig_test_recordings_dir(void);
 void mig_side_spawn(MigSide *side, const char *name, const char *binary,
                     const char *machine, const char *rand, const char *cwd,
                     const char *record_path, const char *peer);
+/* The same inside network namespace netns (NULL: the current one). */
+void mig_side_spawn_netns(MigSide *side, const char *name, const char *binary,
+                          const char *machine, const char *rand, const char *cwd,
+                          const char *record_path, const char *peer, const char *netns);
 /* Serve record_path strictly to a new monitor (commands validated against
  * the recording's own query-qmp-schema when it has one, else QEMU 7.2's as
  * recorded in replay-tests/recordings/introspection.jsonl). */

@@ -14,10 +14,16 @@
  *    stall detection, which sends migrate-pause to both sides and fails
  *    the same way.
  *
+ *  - veth: source and destination QEMU each in a network namespace of
+ *    their own, joined by a veth pair whose source end goes down: the
+ *    silent cut of a real link (slowed by max-postcopy-bandwidth instead of
+ *    the proxy), also found by the stall detection.
+ *
  * qmp_migration_recover() then listens on a new address on the destination
- * and resumes the source through a second (fast) proxy; the migration
- * completes and the 200 MiB random region is equal on both sides and to
- * its file.  preempt is on (both sides are 7.2).
+ * and resumes the source through a second (fast) proxy (veth: over the link
+ * brought back up, full speed); the migration completes and the 200 MiB
+ * random region is equal on both sides and to its file.  preempt is on
+ * (both sides are 7.2).
  *
  *   --live: QEMU 7.2 (exit 77 without it); both monitors recorded to
  *           replay-tests/recordings/migration-linkcut-KIND-*.jsonl under
@@ -30,13 +36,14 @@
 #include "qmp-migration.h"
 #include "migration-linkcut-harness.h"
 #include "migration-linkcut-proxy.h"
+#include "migration-linkcut-netns.h"
 
 #define SLOW_LINK (16ull * 1024 * 1024)
 #define CUT_AFTER (8ull * 1024 * 1024)
 #define POLL_MS 100
 #define STALL_POLLS 30 /* 3 s live */
 
-typedef enum { CUT_RESET, CUT_SILENT } CutKind;
+typedef enum { CUT_RESET, CUT_SILENT, CUT_VETH } CutKind;
 
 typedef struct {
     const char *name;
@@ -46,7 +53,12 @@ typedef struct {
 static const Case cases[] = {
     { "reset", CUT_RESET },
     { "silent", CUT_SILENT },
+    { "veth", CUT_VETH },
 };
+
+/* veth: fixed addresses inside the test's own namespaces. */
+#define VETH_PORT 4444
+#define VETH_RECOVER_PORT 4445
 
 typedef struct {
     char *incoming, *connect;         /* first run: listen, connect (proxy) */
@@ -56,6 +68,8 @@ typedef struct {
 typedef struct {
     const Case *c;
     MigProxy *proxy; /* NULL in replay */
+    MigNetns *netns; /* veth, live only */
+    MigSide *dst;
     gboolean asked, cut;
     guint64 at_switch;
     guint n_progress;
@@ -75,13 +89,21 @@ static void on_progress(QmpMigration *mig, const QmpMigrationProgress *p, gpoint
     }
     if (p->postcopy && !cut->at_switch)
         cut->at_switch = p->transferred ? p->transferred : 1;
-    if (p->postcopy && !cut->cut && p->transferred >= cut->at_switch + CUT_AFTER) {
+    /* Cut only once the destination runs the guest (RESUME): before, it is
+     * still loading the device state sent at the switch, and a cut then
+     * fails its incoming migration (QEMU exits) instead of pausing it. */
+    if (p->postcopy && !cut->cut && strstr(cut->dst->events->str, "RESUME") &&
+        p->transferred >= cut->at_switch + CUT_AFTER) {
         g_assert_cmpuint(p->remaining, >, 0);
         cut->cut = TRUE;
+        GError *error = NULL;
         if (cut->proxy && cut->c->kind == CUT_RESET)
             mig_proxy_reset(cut->proxy);
         else if (cut->proxy)
             mig_proxy_silence(cut->proxy);
+        if (cut->netns)
+            g_assert_true(mig_netns_set_link(cut->netns, FALSE, &error));
+        g_assert_no_error(error);
     }
 }
 
@@ -93,8 +115,18 @@ static void join_statuses(GString *out, const char *label, MigSide *side)
                                (char *) g_ptr_array_index(side->statuses, i));
 }
 
+static void set_postcopy_bandwidth(MigSide *side, guint64 bps)
+{
+    GError *error = NULL;
+    QmpMigrateSetParameters p = { 0 };
+    p.has_max_postcopy_bandwidth = TRUE;
+    p.max_postcopy_bandwidth = bps;
+    g_assert_true(qmp_migrate_set_parameters(side->mon, &p, &error));
+    g_assert_no_error(error);
+}
+
 static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
-                     const Case *c, GString *out)
+                     MigNetns *netns, const Case *c, GString *out)
 {
     GError *error = NULL;
     mig_side_handshake(src);
@@ -111,7 +143,9 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     guint poll_ms = src->live ? POLL_MS : 1;
     qmp_migration_set_poll_interval(mig, poll_ms);
     qmp_migration_set_stall_timeout(mig, STALL_POLLS * poll_ms);
-    Cut cut = { c, proxy, FALSE, FALSE, 0, 0 };
+    Cut cut = { c, proxy, netns, dst, FALSE, FALSE, 0, 0 };
+    if (c->kind == CUT_VETH)
+        set_postcopy_bandwidth(src, SLOW_LINK); /* no proxy to slow it */
     qmp_migration_set_progress_func(mig, on_progress, &cut, NULL);
 
     /* The cut: the run stops with both sides paused. */
@@ -122,13 +156,19 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     g_assert_cmpint(qmp_migration_get_failed_phase(mig), ==, QMP_MIGRATION_PHASE_PERFORM);
     /* (Not the message: it names the stall time, scaled in replays.) */
     g_test_message("run: %s", error->message);
-    g_assert_nonnull(strstr(error->message, c->kind == CUT_SILENT ? "migrate-pause" : "link broke"));
+    g_assert_nonnull(strstr(error->message, c->kind == CUT_RESET ? "link broke" : "migrate-pause"));
     g_string_append_printf(out, "cut=%s run failed in %s, post-copy paused;", c->name,
                            qmp_migration_phase_to_string(qmp_migration_get_failed_phase(mig)));
     g_clear_error(&error);
     mig_side_wait_event(dst, "postcopy-paused");
 
     /* Recovery over a new address; the migration completes. */
+    if (c->kind == CUT_VETH) {
+        if (netns)
+            g_assert_true(mig_netns_set_link(netns, TRUE, &error));
+        g_assert_no_error(error);
+        set_postcopy_bandwidth(src, 0);
+    }
     gboolean recovered = qmp_migration_recover(mig, u->recover, u->recover_connect, &error);
     g_assert_no_error(error);
     g_assert_true(recovered);
@@ -162,8 +202,9 @@ static void uris_clear(Uris *u)
     g_free(u->recover_connect);
 }
 
-/* How many commands named name the recording at path holds. */
-static guint count_commands(const char *path, const char *name)
+/* How many commands named name the recording at path holds (only those
+ * sent in-band, with "execute", when inband). */
+static guint count_sent(const char *path, const char *name, gboolean inband)
 {
     GError *error = NULL;
     g_autoptr(QmpReplay) rec = qmp_replay_load(path, &error);
@@ -175,7 +216,7 @@ static guint count_commands(const char *path, const char *name)
         if (kind != QMP_REPLAY_MSG_COMMAND)
             continue;
         const char *cmd = qmp_json_get_string(qmp_json_lookup(m, "execute"));
-        if (!cmd)
+        if (!cmd && !inband)
             cmd = qmp_json_get_string(qmp_json_lookup(m, "exec-oob"));
         n += g_strcmp0(cmd, name) == 0;
     }
@@ -188,11 +229,19 @@ static char *replay(const Case *c, const char *dir)
     paths(dir, c, &sp, &dp);
     /* After a reset the source paused by itself; after a silent cut only
      * the workflow's migrate-pause (to both sides) paused anything. */
-    if (c->kind == CUT_SILENT) {
-        g_assert_cmpuint(count_commands(sp, "migrate-pause"), >=, 1);
-        g_assert_cmpuint(count_commands(dp, "migrate-pause"), >=, 1);
+    /* Recovery commands go out of band (the destination's main loop may
+     * wait for a page). */
+    static const char *const oob[] = { "migrate-pause", "migrate-recover" };
+    for (gsize i = 0; i < G_N_ELEMENTS(oob); i++) {
+        g_assert_cmpuint(count_sent(sp, oob[i], TRUE), ==, 0);
+        g_assert_cmpuint(count_sent(dp, oob[i], TRUE), ==, 0);
+    }
+    g_assert_cmpuint(count_sent(dp, "migrate-recover", FALSE), >=, 1);
+    if (c->kind != CUT_RESET) {
+        g_assert_cmpuint(count_sent(sp, "migrate-pause", FALSE), >=, 1);
+        g_assert_cmpuint(count_sent(dp, "migrate-pause", FALSE), >=, 1);
     } else {
-        g_assert_cmpuint(count_commands(sp, "migrate-pause"), ==, 0);
+        g_assert_cmpuint(count_sent(sp, "migrate-pause", FALSE), ==, 0);
     }
     Uris u = { mig_recorded_uri(dp, "migrate-incoming", 0), mig_recorded_uri(sp, "migrate", 0),
                mig_recorded_uri(dp, "migrate-recover", 0), mig_recorded_uri(sp, "migrate", 1) };
@@ -200,7 +249,7 @@ static char *replay(const Case *c, const char *dir)
     mig_side_replay(&src, "source", sp);
     mig_side_replay(&dst, "destination", dp);
     GString *out = g_string_new(NULL);
-    scenario(&src, &dst, &u, NULL, c, out);
+    scenario(&src, &dst, &u, NULL, NULL, c, out);
     mig_side_finish(&src);
     mig_side_finish(&dst);
     uris_clear(&u);
@@ -224,39 +273,61 @@ static void test_live(gconstpointer data)
     g_autofree char *sp = NULL, *dp = NULL;
     paths(recdir, c, &sp, &dp);
 
-    guint16 dst_port = mig_proxy_free_port(&error);
-    g_assert_no_error(error);
-    guint16 rec_port = mig_proxy_free_port(&error);
-    g_assert_no_error(error);
-    g_autoptr(MigProxy) proxy = mig_proxy_new(dst_port, &error);
-    g_assert_no_error(error);
-    mig_proxy_set_rate(proxy, SLOW_LINK);
-    g_autoptr(MigProxy) proxy2 = mig_proxy_new(rec_port, &error);
-    g_assert_no_error(error);
-    Uris u = { g_strdup_printf("tcp:127.0.0.1:%u", dst_port),
-               g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(proxy)),
-               g_strdup_printf("tcp:127.0.0.1:%u", rec_port),
-               g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(proxy2)) };
+    g_autoptr(MigProxy) proxy = NULL, proxy2 = NULL;
+    g_autoptr(MigNetns) netns = NULL;
+    Uris u;
+    if (c->kind == CUT_VETH) {
+        netns = mig_netns_new(&error);
+        if (!netns) {
+            g_test_skip(error->message);
+            g_clear_error(&error);
+            return;
+        }
+        u.incoming = g_strdup_printf("tcp:" MIG_NETNS_DST_ADDR ":%d", VETH_PORT);
+        u.connect = g_strdup(u.incoming);
+        u.recover = g_strdup_printf("tcp:" MIG_NETNS_DST_ADDR ":%d", VETH_RECOVER_PORT);
+        u.recover_connect = g_strdup(u.recover);
+    } else {
+        guint16 dst_port = mig_proxy_free_port(&error);
+        g_assert_no_error(error);
+        guint16 rec_port = mig_proxy_free_port(&error);
+        g_assert_no_error(error);
+        proxy = mig_proxy_new(dst_port, &error);
+        g_assert_no_error(error);
+        mig_proxy_set_rate(proxy, SLOW_LINK);
+        proxy2 = mig_proxy_new(rec_port, &error);
+        g_assert_no_error(error);
+        u.incoming = g_strdup_printf("tcp:127.0.0.1:%u", dst_port);
+        u.connect = g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(proxy));
+        u.recover = g_strdup_printf("tcp:127.0.0.1:%u", rec_port);
+        u.recover_connect = g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(proxy2));
+    }
 
     MigSide src, dst;
-    mig_side_spawn(&src, "source", mig_test_qemu_72(), "q35", rand, tmpdir, sp,
-                   "qemu-7.2 q35 migration source (workflow, post-copy, link cut)");
-    mig_side_spawn(&dst, "destination", mig_test_qemu_72(), "q35", NULL, tmpdir, dp,
-                   "qemu-7.2 q35 migration destination (workflow, post-copy, link cut)");
+    mig_side_spawn_netns(&src, "source", mig_test_qemu_72(), "q35", rand, tmpdir, sp,
+                         "qemu-7.2 q35 migration source (workflow, post-copy, link cut)",
+                         netns ? mig_netns_source(netns) : NULL);
+    mig_side_spawn_netns(&dst, "destination", mig_test_qemu_72(), "q35", NULL, tmpdir, dp,
+                         "qemu-7.2 q35 migration destination (workflow, post-copy, link cut)",
+                         netns ? mig_netns_destination(netns) : NULL);
     g_autoptr(GString) out = g_string_new(NULL);
-    scenario(&src, &dst, &u, proxy, c, out);
-    g_test_message("live: %s; proxy: %u connections, %" G_GUINT64_FORMAT " bytes; "
-                   "proxy 2: %u connections, %" G_GUINT64_FORMAT " bytes", out->str,
-                   mig_proxy_get_n_connections(proxy),
-                   mig_proxy_get_bytes(proxy, MIG_PROXY_TO_TARGET),
-                   mig_proxy_get_n_connections(proxy2),
-                   mig_proxy_get_bytes(proxy2, MIG_PROXY_TO_TARGET));
-    /* The recovery really went through the new link. */
-    g_assert_cmpuint(mig_proxy_get_n_connections(proxy2), >=, 1);
-    g_assert_cmpuint(mig_proxy_get_bytes(proxy2, MIG_PROXY_TO_TARGET), >, 0);
+    scenario(&src, &dst, &u, proxy, netns, c, out);
+    g_test_message("live: %s", out->str);
+    if (proxy) {
+        g_test_message("proxy: %u connections, %" G_GUINT64_FORMAT " bytes; proxy 2: %u "
+                       "connections, %" G_GUINT64_FORMAT " bytes",
+                       mig_proxy_get_n_connections(proxy),
+                       mig_proxy_get_bytes(proxy, MIG_PROXY_TO_TARGET),
+                       mig_proxy_get_n_connections(proxy2),
+                       mig_proxy_get_bytes(proxy2, MIG_PROXY_TO_TARGET));
+        /* The recovery really went through the new link. */
+        g_assert_cmpuint(mig_proxy_get_n_connections(proxy2), >=, 1);
+        g_assert_cmpuint(mig_proxy_get_bytes(proxy2, MIG_PROXY_TO_TARGET), >, 0);
+    }
     mig_side_finish(&src);
     mig_side_finish(&dst);
     uris_clear(&u);
+    g_clear_pointer(&netns, mig_netns_free); /* QEMUs gone: namespaces go */
 
     g_autofree char *sm = g_build_filename(tmpdir, "src-mem.bin", NULL);
     g_autofree char *dm = g_build_filename(tmpdir, "dst-mem.bin", NULL);
