@@ -356,6 +356,21 @@ void mig_side_wait_event(MigSide *side, const char *status)
     }
 }
 
+void mig_side_wait_run_event(MigSide *side, const char *event)
+{
+    gboolean expired = FALSE;
+    GMainContext *ctx = g_main_context_get_thread_default();
+    GSource *t = g_timeout_source_new(MIG_WAIT_MS);
+    g_source_set_callback(t, on_timeout, &expired, NULL);
+    g_source_attach(t, ctx);
+    while (!strstr(side->events->str, event) && !expired && qmp_monitor_is_connected(side->mon))
+        g_main_context_iteration(ctx, TRUE);
+    g_source_destroy(t);
+    g_source_unref(t);
+    if (!strstr(side->events->str, event))
+        g_error("%s: no %s event (seen: %s)", side->name, event, side->events->str);
+}
+
 QmpMigrationInfo *mig_side_poll(MigSide *side, const char *const *wanted)
 {
     gint64 deadline = g_get_monotonic_time() + MIG_WAIT_MS * (gint64) 1000;

@@ -84,6 +84,8 @@ void mig_side_finish(MigSide *side);
 void mig_sleep(MigSide *side, guint ms);
 /* Wait (bounded) until a MIGRATION event with status was seen. */
 void mig_side_wait_event(MigSide *side, const char *status);
+/* Wait (bounded) until a STOP or RESUME event (as named) was seen. */
+void mig_side_wait_run_event(MigSide *side, const char *event);
 /* Poll query-migrate every 50 ms (live) until its status is one of
  * wanted (a NULL-terminated list); returns the info.  A "failed" status
  * not wanted aborts the test. */

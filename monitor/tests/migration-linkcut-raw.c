@@ -108,6 +108,9 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
         mig_sleep(src, 50);
     }
     mig_side_wait_event(dst, "postcopy-active");
+    /* The destination runs the guest: it loaded the device state sent at
+     * the switch (a cut before makes its incoming migration fail). */
+    mig_side_wait_run_event(dst, "RESUME");
 
     static const char *const paused[] = { "postcopy-paused", NULL };
     if (kind == CUT_RESET) {
