@@ -16,6 +16,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include "migration-harness.h"
 #include "migration-linkcut-proxy.h"
 
@@ -508,6 +510,111 @@ static void scenario_recover(MigPair *p)
         mig_pair_assert_memory_equal(p);
 }
 
+/* ---- multifd, fd: URIs -------------------------------------------------------------- */
+
+static void scenario_multifd(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_MULTIFD | QMP_MIGRATION_KEEP_SOURCE);
+    g_assert_true(qmp_migration_set_multifd_channels(mig, 2, &error));
+    g_assert_true(qmp_migration_run(mig, &error));
+    g_assert_no_error(error);
+    for (int side = 0; side < 2; side++) {
+        g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, side == 0,
+                                            "{\"capability\":\"multifd\",\"state\":true}"), ==, 1);
+        g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, side == 0,
+                                            "\"multifd-channels\":2"), ==, 1);
+    }
+    if (p->live)
+        mig_pair_assert_memory_equal(p);
+}
+
+/* The destination's caps say it has no multifd: refused in Prepare,
+ * naming the side, before anything reaches the destination. */
+static void scenario_multifd_missing(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    g_autoptr(QmpCaps) sc = mig_pair_caps(p, "qemu-7.2", qemu);
+    gsize len = 0;
+    g_autofree char *xml = qmp_caps_to_xml(sc, &len);
+    GString *g = g_string_new(xml);
+    g_assert_cmpuint(g_string_replace(g, "name=\"migration.multifd\" state=\"present\"",
+                                      "name=\"migration.multifd\" state=\"absent\"", 1), ==, 1);
+    g_autoptr(QmpCaps) dc = qmp_caps_from_xml(g->str, g->len, &error);
+    g_assert_no_error(error);
+    g_string_free(g, TRUE);
+    qmp_migration_set_caps(mig, sc, dc);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_MULTIFD);
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_UNSUPPORTED);
+    g_assert_cmpstr(error->message, ==,
+                    "Prepare: multifd needs the migration capability 'multifd' on both sides;"
+                    " the destination lacks it");
+    g_clear_error(&error);
+    assert_source_running(p);
+    assert_destination_gone(p);
+    g_assert_cmpuint(mig_recording_count(p->record_dir, p->name, FALSE,
+                                         "migrate-set-capabilities"), ==, 0);
+    g_assert_cmpuint(mig_recording_count(p->record_dir, p->name, FALSE, "migrate-incoming"),
+                     ==, 0);
+}
+
+/* Both sides have postcopy-preempt: post-copy over an fd: URI is refused
+ * before anything is sent. */
+static void scenario_fd_preempt(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    g_assert_true(qmp_migration_set_uri(mig, "fd:migfd", &error));
+    qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY);
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_URI);
+    g_assert_true(g_str_has_prefix(error->message, "Prepare: an fd: URI cannot carry post-copy"
+                                                   " with postcopy-preempt"));
+    g_clear_error(&error);
+    assert_source_running(p);
+    assert_destination_gone(p);
+    for (int side = 0; side < 2; side++)
+        g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, side == 0, "migrate"), ==, 0);
+}
+
+/* getfd on each side with one end of a socketpair (replayed: any fd, the
+ * recording notes how many went with the command). */
+static void pass_fd(QmpMonitor *mon, int fd)
+{
+    GError *error = NULL;
+    g_autoptr(QmpJsonDoc) doc = qmp_monitor_execute(mon, "getfd", "{\"fdname\":\"migfd\"}", 0,
+                                                    &fd, 1, 20000, NULL, &error);
+    g_assert_no_error(error);
+}
+
+/* With preempt refused by the caller, post-copy over fd: works. */
+static void scenario_fd_postcopy(MigPair *p)
+{
+    GError *error = NULL;
+    int sv[2];
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+    pass_fd(p->src, sv[0]);
+    pass_fd(p->dst, sv[1]);
+    close(sv[0]);
+    close(sv[1]);
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    g_assert_true(qmp_migration_set_uri(mig, "fd:migfd", &error));
+    qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY | QMP_MIGRATION_NO_PREEMPT |
+                                     QMP_MIGRATION_KEEP_SOURCE);
+    qmp_migration_set_postcopy_policy(mig, 1, 0);
+    g_assert_true(qmp_migration_run(mig, &error));
+    g_assert_no_error(error);
+    g_assert_false(qmp_migration_get_preempt(mig));
+    assert_postcopy_done(p, mig);
+}
+
 static const Scenario scenarios[] = {
     { "precopy", "qemu-7.2", scenario_precopy, NULL, NULL },
     { "postcopy", "qemu-7.2", scenario_postcopy, NULL, NULL },
@@ -521,6 +628,10 @@ static const Scenario scenarios[] = {
     { "dst-killed", "qemu-7.2", scenario_dst_killed, NULL, NULL },
     { "src-killed", "qemu-7.2", scenario_src_killed, NULL, NULL },
     { "recover", "qemu-7.2", scenario_recover, NULL, NULL },
+    { "multifd", "qemu-7.2", scenario_multifd, NULL, NULL },
+    { "multifd-missing", "qemu-7.2", scenario_multifd_missing, NULL, NULL },
+    { "fd-preempt", "qemu-7.2", scenario_fd_preempt, NULL, NULL },
+    { "fd-postcopy", "qemu-7.2", scenario_fd_postcopy, NULL, NULL },
 };
 
 static void test_replay(gconstpointer data)
