@@ -158,6 +158,8 @@ struct _QmpBlockCopyJob {
     QmpJobStatus status;
     GError *error;
     guint n_io_errors;
+    gboolean paused_on_error;  /* BLOCK_JOB_ERROR with action stop */
+    QmpIoOperationType error_operation;
     gint64 offset, len, speed;
     double rate;
     gint64 sample_time, sample_offset;
@@ -208,6 +210,11 @@ static void waiter_free(Waiter *w)
 /* The error wait_ready reports for a job in state s (NULL: READY). */
 static GError *ready_error(QmpBlockCopyJob *job)
 {
+    if (job->paused_on_error && job->state < QMP_BLOCK_COPY_JOB_STATE_READY)
+        return job_error(job->device, job->id, QMP_BLOCK_COPY_ERROR_PAUSED,
+                         "paused after a %s error (error policy stop or enospc): "
+                         "resume or cancel it",
+                         qmp_io_operation_type_to_string(job->error_operation));
     switch (job->state) {
     case QMP_BLOCK_COPY_JOB_STATE_READY:
     case QMP_BLOCK_COPY_JOB_STATE_PIVOTING:
@@ -230,8 +237,9 @@ static GError *ready_error(QmpBlockCopyJob *job)
 
 static gboolean ready_settled(QmpBlockCopyJob *job)
 {
-    return job->state >= QMP_BLOCK_COPY_JOB_STATE_READY &&
-           job->state != QMP_BLOCK_COPY_JOB_STATE_CANCELLING;
+    return (job->state >= QMP_BLOCK_COPY_JOB_STATE_READY &&
+            job->state != QMP_BLOCK_COPY_JOB_STATE_CANCELLING) ||
+           (job->paused_on_error && job->state < QMP_BLOCK_COPY_JOB_STATE_READY);
 }
 
 static void settle_waiters(QmpBlockCopyJob *job)
@@ -349,6 +357,13 @@ static void on_io_error(QmpMonitor *mon, const QmpBlockJobErrorEvent *ev, gint64
     if (ev == NULL || g_strcmp0(ev->device, job->id) != 0)
         return;
     job->n_io_errors++;
+    if (ev->action == QMP_BLOCK_ERROR_ACTION_STOP && !is_terminal(job->state) &&
+        !job->paused_on_error) {
+        /* QEMU paused the job; it waits for block-job-resume or a cancel. */
+        job->paused_on_error = TRUE;
+        job->error_operation = ev->operation;
+        settle_waiters(job);
+    }
 }
 
 static void on_closed(QmpMonitor *mon, const GError *error, gpointer user_data)
@@ -712,6 +727,25 @@ gboolean qmp_block_copy_job_refresh(QmpBlockCopyJob *job, GError **error)
     return TRUE;
 }
 
+gboolean qmp_block_copy_job_get_paused_on_error(QmpBlockCopyJob *job)
+{
+    return job->paused_on_error;
+}
+
+gboolean qmp_block_copy_job_resume(QmpBlockCopyJob *job, GError **error)
+{
+    g_return_val_if_fail(QMP_IS_BLOCK_COPY_JOB(job), FALSE);
+    GError *err = NULL;
+    QmpBlockJobResumeArgs args = { .device = job->id };
+    if (!qmp_block_job_resume(job->mon, &args, &err)) {
+        propagate_qemu(error, err, job->device, job->id, "block-job-resume",
+                       QMP_BLOCK_COPY_ERROR_FAILED);
+        return FALSE;
+    }
+    job->paused_on_error = FALSE;
+    return TRUE;
+}
+
 gboolean qmp_block_copy_job_set_bandwidth(QmpBlockCopyJob *job, gint64 mib_s, GError **error)
 {
     g_return_val_if_fail(QMP_IS_BLOCK_COPY_JOB(job), FALSE);
@@ -732,6 +766,15 @@ gboolean qmp_block_copy_job_set_bandwidth(QmpBlockCopyJob *job, gint64 mib_s, GE
 }
 
 /* ---- pivot and cancel ------------------------------------------------------------ */
+
+/* block-job-cancel's force: a job QEMU paused (after an error, or paused
+ * again by it right after a resume) refuses a plain cancel.  Before READY
+ * force changes nothing else; on a READY job it would skip the final
+ * flush, so it is used there only when the job is stuck on an error. */
+static gboolean cancel_force(QmpBlockCopyJob *job)
+{
+    return job->paused_on_error || job->state < QMP_BLOCK_COPY_JOB_STATE_READY;
+}
 
 static void remove_target_node(QmpBlockCopyJob *job)
 {
@@ -787,7 +830,8 @@ gboolean qmp_block_copy_job_cancel(QmpBlockCopyJob *job, gint timeout_ms, GError
     g_return_val_if_fail(QMP_IS_BLOCK_COPY_JOB(job), FALSE);
     GError *err = NULL;
     if (!is_terminal(job->state)) {
-        QmpBlockJobCancelArgs args = { .device = job->id };
+        QmpBlockJobCancelArgs args = { .device = job->id, .has_force = TRUE,
+                                       .force = cancel_force(job) };
         QmpBlockCopyJobState before = job->state;
         set_state(job, QMP_BLOCK_COPY_JOB_STATE_CANCELLING);
         if (!qmp_block_job_cancel(job->mon, &args, &err)) {
@@ -951,7 +995,8 @@ void qmp_block_copy_job_cancel_async(QmpBlockCopyJob *job, GCancellable *cancell
         end_step(task);
         return;
     }
-    QmpBlockJobCancelArgs args = { .device = job->id };
+    QmpBlockJobCancelArgs args = { .device = job->id, .has_force = TRUE,
+                                   .force = cancel_force(job) };
     set_state(job, QMP_BLOCK_COPY_JOB_STATE_CANCELLING);
     qmp_block_job_cancel_async(job->mon, &args, cancellable, end_command_reply, task);
 }

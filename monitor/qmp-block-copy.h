@@ -60,6 +60,8 @@ typedef enum {
     QMP_BLOCK_COPY_ERROR_NOT_READY,      /* pivot asked for before READY */
     QMP_BLOCK_COPY_ERROR_UNSUPPORTED,    /* this QEMU lacks what the options need */
     QMP_BLOCK_COPY_ERROR_GRAPH,          /* the block graph does not show the expected disk */
+    QMP_BLOCK_COPY_ERROR_PAUSED,         /* QEMU paused the job after an I/O error
+                                          * (on-*-error stop or enospc) */
 } QmpBlockCopyError;
 
 /* ---- options -------------------------------------------------------------- */
@@ -143,6 +145,13 @@ const GError *qmp_block_copy_job_get_error(QmpBlockCopyJob *job);
 /* BLOCK_JOB_ERROR events seen (with on-*-error other than report, a job
  * may go on after errors). */
 guint qmp_block_copy_job_get_n_io_errors(QmpBlockCopyJob *job);
+/* TRUE from a BLOCK_JOB_ERROR whose action is "stop" (QEMU paused the job;
+ * on-source-error / on-target-error "stop", or "enospc" on ENOSPC) until
+ * qmp_block_copy_job_resume().  A wait for READY fails with
+ * QMP_BLOCK_COPY_ERROR_PAUSED meanwhile; cancelling works as usual. */
+gboolean qmp_block_copy_job_get_paused_on_error(QmpBlockCopyJob *job);
+/* block-job-resume after such a pause (the failed requests are retried). */
+gboolean qmp_block_copy_job_resume(QmpBlockCopyJob *job, GError **error);
 
 /* Progress as last seen (events or qmp_block_copy_job_refresh): bytes done and
  * to do, the speed limit in bytes/s (0: none) and the rate in bytes/s

@@ -351,6 +351,27 @@ static void run_errors(QmpMonitor **mons, GString *out)
     g_assert_true(qmp_block_copy_job_cancel(job, WAIT_MS, &error));
     g_assert_no_error(error);
     append_state(out, job);
+
+    /* The same with on-target-error stop: QEMU pauses the job instead. */
+    o.job_id = "err1";
+    o.has_on_target_error = TRUE;
+    o.on_target_error = QMP_BLOCKDEV_ON_ERROR_STOP;
+    g_autoptr(QmpBlockCopyJob) paused = qmp_block_copy_start(mon, "drive0", &o, &error);
+    g_assert_no_error(error);
+    g_assert_false(qmp_block_copy_job_wait_ready(paused, WAIT_MS, NULL, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_PAUSED);
+    g_assert_nonnull(strstr(error->message, "device 'drive0', job 'err1': paused after a write"));
+    append_error(out, error);
+    g_clear_error(&error);
+    g_assert_true(qmp_block_copy_job_get_paused_on_error(paused));
+    g_assert_true(qmp_block_copy_job_resume(paused, &error));
+    g_assert_no_error(error);
+    g_assert_false(qmp_block_copy_job_get_paused_on_error(paused));
+    g_string_append(out, " resumed");
+    g_assert_true(qmp_block_copy_job_cancel(paused, WAIT_MS, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(qmp_block_copy_job_get_state(paused), ==, QMP_BLOCK_COPY_JOB_STATE_CANCELLED);
+    append_state(out, paused);
     quit(mon);
 }
 
