@@ -110,7 +110,7 @@ qmp_save_config_parse(const char *config, gsize len, const char *name,
                 if (c->type != XML_ELEMENT_NODE)
                     continue;
                 xmlBufferPtr buf = xmlBufferCreate();
-                xmlNodeDump(buf, doc, c, 0, 1);
+                xmlNodeDump(buf, doc, c, 0, 0);
                 *description = g_strdup((const char *)xmlBufferContent(buf));
                 xmlBufferFree(buf);
                 break;

@@ -61,7 +61,9 @@ typedef struct {
     char *image_machine;
     guint32 image_flags;
 
-    int fd;
+    int fd;           /* ours: header writes, progress */
+    int qemu_fd;      /* the one handed to QEMU (write-only for a save) */
+    const char *doing;
     guint64 offset;
     guint64 stream_length;
     QmpSaveTransport transport;
@@ -84,7 +86,8 @@ typedef struct {
     GSource *progress_src;
     GSource *timeout_src;
     GSource *idle_src;
-    gboolean (*cleanup_finish)(QmpMonitor *, GAsyncResult *, GError **);
+    /* the _finish of the command in flight (bool_reply, cleanup_reply) */
+    gboolean (*reply_finish)(QmpMonitor *, GAsyncResult *, GError **);
 } Job;
 
 static void step(Job *j);
@@ -113,6 +116,8 @@ job_free(Job *j)
     }
     if (j->fd >= 0)
         close(j->fd);
+    if (j->qemu_fd >= 0 && j->qemu_fd != j->fd)
+        close(j->qemu_fd);
     g_clear_error(&j->error);
     g_free(j->path);
     g_free(j->partial);
@@ -192,7 +197,7 @@ cleanup_reply(GObject *src, GAsyncResult *res, gpointer user_data)
     g_autoptr(GError) ignored = NULL;
 
     /* Errors while giving things back are not the error reported. */
-    j->cleanup_finish(QMP_MONITOR(src), res, &ignored);
+    j->reply_finish(QMP_MONITOR(src), res, &ignored);
     cleanup_next(j);
 }
 
@@ -223,14 +228,14 @@ cleanup_next(Job *j)
         j->fd_named = FALSE;
         g_autoptr(QmpClosefdArgs) a = g_new0(QmpClosefdArgs, 1);
         a->fdname = g_strdup(j->restore ? RESTORE_FDNAME : SAVE_FDNAME);
-        j->cleanup_finish = qmp_closefd_finish;
+        j->reply_finish = qmp_closefd_finish;
         qmp_closefd_async(j->mon, a, NULL, cleanup_reply, j);
         return;
     }
     if (alive && j->fdset_added && (j->mig_over || !j->migrate_sent)) {
         j->fdset_added = FALSE;
         QmpRemoveFdArgs a = { .fdset_id = j->fdset_id };
-        j->cleanup_finish = qmp_remove_fd_finish;
+        j->reply_finish = qmp_remove_fd_finish;
         qmp_remove_fd_async(j->mon, &a, NULL, cleanup_reply, j);
         return;
     }
@@ -238,10 +243,13 @@ cleanup_next(Job *j)
         (j->we_stopped || j->mig_status == QMP_MIGRATION_STATUS_COMPLETED)) {
         j->we_stopped = FALSE;
         j->mig_status = QMP_MIGRATION_STATUS_NONE;
-        j->cleanup_finish = qmp_cont_finish;
+        j->reply_finish = qmp_cont_finish;
         qmp_cont_async(j->mon, NULL, cleanup_reply, j);
         return;
     }
+    if (j->qemu_fd >= 0 && j->qemu_fd != j->fd)
+        close(j->qemu_fd);
+    j->qemu_fd = -1;
     if (j->fd >= 0) {
         close(j->fd);
         j->fd = -1;
@@ -373,19 +381,11 @@ bool_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
     Job *j = user_data;
     GError *error = NULL;
-    gboolean ok = j->cleanup_finish(QMP_MONITOR(src), res, &error);
-    static const char *const doing[] = {
-        [ST_CAPS] = "migrate-set-capabilities",
-        [ST_STOP] = "stop",
-        [ST_PASS_FD] = "getfd",
-        [ST_MIGRATE] = "migrate",
-        [ST_REMOVE_FD] = "remove-fd",
-        [ST_THEN] = "finishing",
-    };
+    gboolean ok = j->reply_finish(QMP_MONITOR(src), res, &error);
 
     if (j->stage >= ST_CLEANUP)
         return g_clear_error(&error);
-    if (!check_reply(j, ok, error, doing[j->stage] ? doing[j->stage] : "?"))
+    if (!check_reply(j, ok, error, j->doing))
         return;
     switch (j->stage) {
     case ST_STOP:
@@ -436,11 +436,19 @@ failed_info_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 
     if (j->stage >= ST_CLEANUP)
         return;
-    job_fail(j, g_error_new(QMP_SAVE_ERROR, QMP_SAVE_ERROR_MIGRATION,
-                            "%s: QEMU's migration %s: %s", what(j),
-                            qmp_migration_status_to_string(j->mig_status),
-                            info && info->error_desc ? info->error_desc
-                                                     : "no reason given"));
+    const char *reason = info && info->error_desc ? info->error_desc : NULL;
+    if (j->restore)
+        job_fail(j, g_error_new(QMP_SAVE_ERROR, QMP_SAVE_ERROR_MIGRATION,
+                                "%s: QEMU could not load the stream (%s): %s",
+                                what(j),
+                                qmp_migration_status_to_string(j->mig_status),
+                                reason ? reason : "the stream is damaged or cut; "
+                                "QEMU gave no reason on QMP"));
+    else
+        job_fail(j, g_error_new(QMP_SAVE_ERROR, QMP_SAVE_ERROR_MIGRATION,
+                                "%s: QEMU's migration %s: %s", what(j),
+                                qmp_migration_status_to_string(j->mig_status),
+                                reason ? reason : "no reason given"));
 }
 
 static void
@@ -609,10 +617,20 @@ open_save_file(Job *j, GError **error)
     j->image_flags = flags;
     j->header_len = len;
     j->offset = len;
-    if (!write_all_at(j->fd, hdr, len, 0) || lseek(j->fd, len, SEEK_SET) < 0) {
+    if (!write_all_at(j->fd, hdr, len, 0)) {
         int e = errno;
         g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_FAILED,
                     "%s: cannot write the header: %s", j->partial, g_strerror(e));
+        return FALSE;
+    }
+    /* QEMU gets its own write-only descriptor, positioned after the header
+     * (QEMU's file: transport wants O_WRONLY in the fd set; fd: writes at
+     * the descriptor's offset). */
+    j->qemu_fd = g_open(j->partial, O_WRONLY | O_CLOEXEC, 0);
+    if (j->qemu_fd < 0 || lseek(j->qemu_fd, len, SEEK_SET) < 0) {
+        int e = errno;
+        g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_FAILED,
+                    "%s: cannot open for the stream: %s", j->partial, g_strerror(e));
         return FALSE;
     }
     return TRUE;
@@ -628,6 +646,7 @@ open_restore_file(Job *j, GError **error)
                     "%s: cannot open the stream: %s", j->image_path, g_strerror(e));
         return FALSE;
     }
+    j->qemu_fd = j->fd; /* read-only, shared offset: progress from it */
     return TRUE;
 }
 
@@ -655,6 +674,9 @@ finish_save_file(Job *j, GError **error)
     }
     close(j->fd);
     j->fd = -1;
+    if (j->qemu_fd >= 0)
+        close(j->qemu_fd);
+    j->qemu_fd = -1;
     if (g_rename(j->partial, j->path) < 0) {
         int e = errno;
         g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_FAILED,
@@ -697,14 +719,16 @@ step(Job *j)
         QmpMigrationCapabilityStatus ev = { QMP_MIGRATION_CAPABILITY_EVENTS, TRUE };
         QmpMigrationCapabilityStatus *list[] = { &ev };
         QmpMigrateSetCapabilitiesArgs a = { list, 1 };
-        j->cleanup_finish = qmp_migrate_set_capabilities_finish;
+        j->doing = "migrate-set-capabilities";
+        j->reply_finish = qmp_migrate_set_capabilities_finish;
         qmp_migrate_set_capabilities_async(j->mon, &a, NULL, bool_reply, j);
         return;
     }
     case ST_STOP:
         if (j->restore || j->opts->live || !j->was_running)
             return next(j);
-        j->cleanup_finish = qmp_stop_finish;
+        j->doing = "stop";
+        j->reply_finish = qmp_stop_finish;
         qmp_stop_async(j->mon, NULL, bool_reply, j);
         return;
     case ST_OPEN:
@@ -715,11 +739,12 @@ step(Job *j)
         j->mig_sub = qmp_subscribe_migration(j->mon, on_migration, j, NULL);
         if (j->transport == QMP_SAVE_TRANSPORT_FD) {
             QmpGetfdArgs a = { (char *)(j->restore ? RESTORE_FDNAME : SAVE_FDNAME) };
-            j->cleanup_finish = qmp_getfd_finish;
-            qmp_getfd_async(j->mon, &a, j->fd, NULL, bool_reply, j);
+            j->doing = "getfd";
+            j->reply_finish = qmp_getfd_finish;
+            qmp_getfd_async(j->mon, &a, j->qemu_fd, NULL, bool_reply, j);
         } else {
             QmpAddFdArgs a = { FALSE, 0, NULL };
-            qmp_add_fd_async(j->mon, &a, j->fd, NULL, add_fd_reply, j);
+            qmp_add_fd_async(j->mon, &a, j->qemu_fd, NULL, add_fd_reply, j);
         }
         return;
     case ST_MIGRATE: {
@@ -735,7 +760,8 @@ step(Job *j)
             j->progress_src = attach_timeout(j, j->opts->interval_ms, on_progress_tick);
         if (j->opts->timeout_ms)
             j->timeout_src = attach_timeout(j, j->opts->timeout_ms, on_timeout);
-        j->cleanup_finish = j->restore ? qmp_migrate_incoming_finish : qmp_migrate_finish;
+        j->doing = j->restore ? "migrate-incoming" : "migrate";
+        j->reply_finish = j->restore ? qmp_migrate_incoming_finish : qmp_migrate_finish;
         if (j->restore) {
             QmpMigrateIncomingArgs a = { uri, FALSE, FALSE };
             qmp_migrate_incoming_async(j->mon, &a, NULL, bool_reply, j);
@@ -762,7 +788,8 @@ step(Job *j)
             return next(j);
         {
             QmpRemoveFdArgs a = { .fdset_id = j->fdset_id };
-            j->cleanup_finish = qmp_remove_fd_finish;
+            j->doing = "remove-fd";
+            j->reply_finish = qmp_remove_fd_finish;
             qmp_remove_fd_async(j->mon, &a, NULL, bool_reply, j);
         }
         return;
@@ -777,13 +804,16 @@ step(Job *j)
                  (j->image_flags & QMP_SAVE_FLAG_RUNNING));
             if (!run)
                 return next(j);
-            j->cleanup_finish = qmp_cont_finish;
+            j->doing = "cont";
+            j->reply_finish = qmp_cont_finish;
             qmp_cont_async(j->mon, NULL, bool_reply, j);
         } else if (j->opts->then == QMP_SAVE_THEN_QUIT) {
-            j->cleanup_finish = qmp_quit_finish;
+            j->doing = "quit";
+            j->reply_finish = qmp_quit_finish;
             qmp_quit_async(j->mon, NULL, bool_reply, j);
         } else if (j->opts->then == QMP_SAVE_THEN_CONTINUE && j->was_running) {
-            j->cleanup_finish = qmp_cont_finish;
+            j->doing = "cont";
+            j->reply_finish = qmp_cont_finish;
             qmp_cont_async(j->mon, NULL, bool_reply, j);
         } else {
             return next(j);
@@ -820,6 +850,7 @@ job_new(QmpMonitor *mon, const QmpSaveOptions *opts, GCancellable *cancellable,
     j->mon = g_object_ref(mon);
     j->opts = qmp_save_options_copy(opts);
     j->fd = -1;
+    j->qemu_fd = -1;
     j->mig_status = QMP_MIGRATION_STATUS_NONE;
     j->transport = qmp_save_pick_transport(mon, j->opts->transport);
     return j;

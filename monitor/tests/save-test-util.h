@@ -14,7 +14,8 @@ GByteArray *save_test_v1_image(guint32 flags, const char *config,
                                gsize stream_len);
 GByteArray *save_test_v1_header(guint32 flags, const char *config);
 
-/* Number of open descriptors of this process (/proc/self/fd). */
+/* Number of open descriptors of this process (/proc/self/fd), not
+ * counting GLib's process-wide eventfds. */
 guint save_test_count_fds(void);
 
 G_END_DECLS
