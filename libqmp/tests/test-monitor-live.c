@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,15 +38,21 @@ static void qemu_start_unix(Qemu *q)
     q->pid = fork();
     g_assert_cmpint(q->pid, >=, 0);
     if (q->pid == 0) {
+        /* Dies with the test, so an aborted test leaves no QEMU holding
+         * the test runner's output pipe. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         execvp(argv[0], (char **) argv);
         _exit(127);
     }
     g_free(chardev);
-    /* Wait for the socket to appear. */
-    for (int i = 0; i < 1000; i++) {
+    /* Wait for the socket to appear (bounded; a loaded machine may take
+     * seconds to start QEMU), and notice a QEMU that exited instead. */
+    for (int i = 0; i < 6000; i++) {
         struct stat st;
         if (stat(q->path, &st) == 0)
             break;
+        int status;
+        g_assert_cmpint(waitpid(q->pid, &status, WNOHANG), ==, 0);
         g_usleep(5000);
     }
 }
