@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #include "migration-harness.h"
+#include "migration-private.h"
 #include "migration-linkcut-proxy.h"
 
 static char *qemu;                 /* live: the 7.2 binary */
@@ -747,11 +748,153 @@ static void test_options(void)
 
 static void test_tsc_rule(void)
 {
-    /* The rule alone; the live tests drive it through the phases. */
+    QmpMigrationCookie c = { 0 };
+    qmp_migration_cookie_clear(&c);
+    QmpHostFacts dst = { 1000000000, QMP_HOST_FACT_NO };
+    /* Nothing fixed in the guest: proceed whatever the host. */
+    g_assert_null(qmp_migration_tsc_check(&c, &dst));
+    /* A fixed frequency: equal, or within 250 ppm, proceeds. */
+    c.tsc_hz = 1000000000;
+    g_assert_null(qmp_migration_tsc_check(&c, &dst));
+    dst.tsc_hz = 1000000000 + 250000;
+    g_assert_null(qmp_migration_tsc_check(&c, &dst));
+    /* Beyond: refused without scaling... */
+    dst.tsc_hz = 1000000000 + 250001;
+    g_autofree char *why = qmp_migration_tsc_check(&c, &dst);
+    g_assert_nonnull(why);
+    g_assert_nonnull(strstr(why, "tsc-frequency 1000000000 Hz"));
+    g_assert_nonnull(strstr(why, "1000250001 Hz"));
+    /* ...allowed with scaling, and when scaling or the rate is unknown. */
+    dst.tsc_scaling = QMP_HOST_FACT_YES;
+    g_assert_null(qmp_migration_tsc_check(&c, &dst));
+    dst.tsc_scaling = QMP_HOST_FACT_UNKNOWN;
+    g_assert_null(qmp_migration_tsc_check(&c, &dst));
+    dst.tsc_scaling = QMP_HOST_FACT_NO;
+    dst.tsc_hz = 0;
+    g_assert_null(qmp_migration_tsc_check(&c, &dst));
+    /* invtsc without a fixed frequency: the source host's rate counts. */
+    c.tsc_hz = 0;
+    c.invtsc = QMP_HOST_FACT_YES;
+    c.host_tsc_hz = 2000000000;
+    dst.tsc_hz = 2100000000;
+    g_autofree char *why2 = qmp_migration_tsc_check(&c, &dst);
+    g_assert_nonnull(why2);
+    g_assert_nonnull(strstr(why2, "invtsc"));
+    c.host_tsc_hz = 0; /* the source host's rate unknown: proceed */
+    g_assert_null(qmp_migration_tsc_check(&c, &dst));
+
+    /* The cookie keeps all of it. */
+    c.tsc_hz = 123;
+    c.host_tsc_hz = 456;
+    const char *disks[] = { "drive0", "drive1", NULL };
+    c.disks = g_strdupv((char **) disks);
+    const char *caps[] = { "events", "postcopy-preempt", NULL };
+    c.capabilities = g_strdupv((char **) caps);
+    c.qemu_version = g_strdup("7.2.22");
+    c.running = TRUE;
+    g_autofree char *xml = qmp_migration_cookie_write(&c);
+    QmpMigrationCookie back = { 0 };
+    GError *error = NULL;
+    g_assert_true(qmp_migration_cookie_read(xml, &back, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(back.tsc_hz, ==, 123);
+    g_assert_cmpuint(back.host_tsc_hz, ==, 456);
+    g_assert_cmpint(back.invtsc, ==, QMP_HOST_FACT_YES);
+    g_assert_true(back.running);
+    g_assert_cmpstr(back.qemu_version, ==, "7.2.22");
+    g_assert_true(g_strv_equal((const char *const *) back.disks, disks));
+    g_assert_true(g_strv_equal((const char *const *) back.capabilities, caps));
+    qmp_migration_cookie_clear(&back);
+    qmp_migration_cookie_clear(&c);
+    /* A frequency that is not a number is refused. */
+    g_assert_false(qmp_migration_cookie_read("<qmp-migration-cookie version=\"1\"><guest>"
+                                             "<tsc frequency=\"fast\"/></guest>"
+                                             "</qmp-migration-cookie>", &back, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_COOKIE);
+    g_clear_error(&error);
+
     QmpHostFacts local;
-    qmp_host_facts_read_local(&local); /* never fails; values are the host's */
+    qmp_host_facts_read_local(&local); /* never fails; the values are this host's */
     g_assert_true(local.tsc_scaling >= QMP_HOST_FACT_UNKNOWN &&
                   local.tsc_scaling <= QMP_HOST_FACT_YES);
+}
+
+/* ---- replay-only drivers of recorded scenarios ---------------------------------------- */
+
+/* The pre-copy recording, driven one phase at a time, with the cookie
+ * carried over as a daemon would (get after Begin, set before Prepare). */
+static void test_replay_phases(void)
+{
+    GError *error = NULL;
+    MigPair *p = mig_pair_new_replay("precopy", NULL);
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_KEEP_SOURCE);
+    g_assert_true(qmp_migration_run_phase(mig, QMP_MIGRATION_PHASE_BEGIN, &error));
+    g_assert_no_error(error);
+    g_autofree char *cookie = g_strdup(qmp_migration_get_cookie(mig));
+    g_assert_true(qmp_migration_set_cookie(mig, cookie, &error));
+    g_assert_no_error(error);
+    g_assert_false(qmp_migration_run_phase(mig, QMP_MIGRATION_PHASE_FINISH, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_INVALID);
+    g_clear_error(&error);
+    for (QmpMigrationPhase ph = QMP_MIGRATION_PHASE_PREPARE; ph <= QMP_MIGRATION_PHASE_CONFIRM;
+         ph++) {
+        if (ph == QMP_MIGRATION_PHASE_STORAGE)
+            continue; /* no hook: may be skipped */
+        g_assert_true(qmp_migration_run_phase(mig, ph, &error));
+        g_assert_no_error(error);
+        g_assert_cmpint(qmp_migration_get_phase(mig), ==, ph);
+    }
+    g_assert_cmpint(qmp_migration_get_progress(mig)->status, ==, QMP_MIGRATION_STATUS_COMPLETED);
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_INVALID);
+    g_clear_error(&error);
+    mig_pair_free(p);
+}
+
+typedef struct {
+    GCancellable *cancellable;
+    GAsyncResult *res;
+} AsyncCancel;
+
+static void cancel_via_cancellable(QmpMigration *mig, const QmpMigrationProgress *pr,
+                                   gpointer data)
+{
+    (void) mig;
+    AsyncCancel *a = data;
+    if (!g_cancellable_is_cancelled(a->cancellable) && pr->transferred > 30u * 1024 * 1024)
+        g_cancellable_cancel(a->cancellable);
+}
+
+static void async_done(GObject *obj, GAsyncResult *res, gpointer data)
+{
+    (void) obj;
+    AsyncCancel *a = data;
+    a->res = g_object_ref(res);
+}
+
+/* The cancel recording, driven through run_async and a GCancellable. */
+static void test_replay_cancel_async(void)
+{
+    GError *error = NULL;
+    MigPair *p = mig_pair_new_replay("cancel", NULL);
+    QmpMigration *mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    AsyncCancel a = { g_cancellable_new(), NULL };
+    qmp_migration_set_progress_func(mig, cancel_via_cancellable, &a, NULL);
+    qmp_migration_run_async(mig, a.cancellable, async_done, &a);
+    while (!a.res)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_false(qmp_migration_run_finish(mig, a.res, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_CANCELLED);
+    g_assert_true(g_str_has_prefix(error->message, "Perform: "));
+    g_clear_error(&error);
+    g_object_unref(a.res);
+    g_object_unref(a.cancellable);
+    assert_source_running(p);
+    g_object_unref(mig);
+    mig_pair_free(p);
 }
 
 int main(int argc, char **argv)
@@ -776,7 +919,9 @@ int main(int argc, char **argv)
     }
     if (!live) {
         g_test_add_func("/migration/options", test_options);
-        g_test_add_func("/migration/tsc-facts", test_tsc_rule);
+        g_test_add_func("/migration/tsc-rule-and-cookie", test_tsc_rule);
+        g_test_add_func("/migration/replay/precopy-phases", test_replay_phases);
+        g_test_add_func("/migration/replay/cancel-async", test_replay_cancel_async);
     }
     int r = g_test_run();
     mig_harness_cleanup();
