@@ -532,6 +532,26 @@ static void scenario_multifd(MigPair *p)
         mig_pair_assert_memory_equal(p);
 }
 
+/* xbzrle on both sides, auto-converge on the source only. */
+static void scenario_compress(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    qmp_migration_set_flags(mig, QMP_MIGRATION_COMPRESS | QMP_MIGRATION_AUTO_CONVERGE |
+                                     QMP_MIGRATION_KEEP_SOURCE);
+    g_assert_true(qmp_migration_run(mig, &error));
+    g_assert_no_error(error);
+    const char *xbzrle = "{\"capability\":\"xbzrle\",\"state\":true}";
+    const char *ac = "{\"capability\":\"auto-converge\",\"state\":true}";
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, TRUE, xbzrle), ==, 1);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, FALSE, xbzrle), ==, 1);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, TRUE, ac), ==, 1);
+    g_assert_cmpuint(mig_recording_grep(p->record_dir, p->name, FALSE, ac), ==, 0);
+    if (p->live)
+        mig_pair_assert_memory_equal(p);
+}
+
 /* The destination's caps say it has no multifd: refused in Prepare,
  * naming the side, before anything reaches the destination. */
 static void scenario_multifd_missing(MigPair *p)
@@ -631,6 +651,7 @@ static const Scenario scenarios[] = {
     { "recover", "qemu-7.2", scenario_recover, NULL, NULL },
     { "multifd", "qemu-7.2", scenario_multifd, NULL, NULL },
     { "multifd-missing", "qemu-7.2", scenario_multifd_missing, NULL, NULL },
+    { "compress", "qemu-7.2", scenario_compress, NULL, NULL },
     { "fd-preempt", "qemu-7.2", scenario_fd_preempt, NULL, NULL },
     { "fd-postcopy", "qemu-7.2", scenario_fd_postcopy, NULL, NULL },
 };
