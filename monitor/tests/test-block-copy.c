@@ -36,6 +36,7 @@
 
 static gboolean live;        /* talking to real QEMU */
 static volatile GPid qemu_pids[2]; /* live: killed when an assertion aborts */
+static QmpReplayServer *replay_servers[2]; /* replay: the servers of the conversation */
 static char *tmpdir;         /* live: QEMU's cwd, images, fresh recordings */
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -96,6 +97,41 @@ static void append_error(GString *out, const GError *e)
                            e->message);
 }
 
+
+/* QEMU dies while the copy runs: the wait for READY fails, naming the
+ * job, instead of hanging. */
+static void run_dead(QmpMonitor **mons, GString *out)
+{
+    QmpMonitor *mon = mons[0];
+    GError *error = NULL;
+    if (live)
+        unlink("dead.qcow2");
+    handshake(mon);
+    QmpBlockCopyOptions o;
+    qmp_block_copy_options_init(&o);
+    o.job_id = "dead0";
+    o.target = "dead.qcow2";
+    o.bandwidth_mib_s = 1;
+    g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, "drive0", &o, &error);
+    g_assert_no_error(error);
+    if (live) {
+        kill(qmp_monitor_get_pid(mon), SIGKILL);
+    } else {
+        /* A recording holds no end of connection: the replay ends it where
+         * the recording ends, as QEMU's death did. */
+        qmp_replay_test_assert_done(replay_servers[0]);
+        qmp_replay_server_free(replay_servers[0]);
+        replay_servers[0] = NULL;
+    }
+    g_assert_false(qmp_block_copy_job_wait_ready(job, WAIT_MS, NULL, &error));
+    g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_FAILED);
+    g_assert_nonnull(strstr(error->message, "device 'drive0', job 'dead0': the monitor "
+                                            "connection ended"));
+    g_string_append(out, " dead: wait failed");
+    g_clear_error(&error);
+    g_assert_cmpint(qmp_block_copy_job_get_state(job), ==, QMP_BLOCK_COPY_JOB_STATE_FAILED);
+    append_state(out, job);
+}
 
 typedef struct {
     gboolean (*finish)(QmpBlockCopyJob *, GAsyncResult *, GError **);
@@ -568,6 +604,7 @@ static const Conversation conversations[] = {
     { "bandwidth", "block-bandwidth", 1, FALSE, TRUE, run_bandwidth },
     { "errors", "block-errors", 1, FALSE, TRUE, run_errors },
     { "drive-fallback", "block-drive-fallback", 1, TRUE, FALSE, run_fallback },
+    { "dead", "block-dead", 1, FALSE, FALSE, run_dead },
     { "nbd", "block-nbd", 2, FALSE, TRUE, run_nbd },
     { "nbd-migration", "block-nbd-migration", 2, FALSE, FALSE, run_nbd_migration },
 };
@@ -631,7 +668,7 @@ static guint16 recorded_port(const char *path)
 static char *replay(const Conversation *c, const char *dir, const char *suffix)
 {
     QmpMonitor *mons[2] = { NULL, NULL };
-    QmpReplayServer *servers[2] = { NULL, NULL };
+    QmpReplayServer **servers = replay_servers;
     caps_dir = dir;
     for (guint i = 0; i < c->n_peers; i++) {
         g_autofree char *name = peer_file(c, i, suffix);
@@ -643,9 +680,11 @@ static char *replay(const Conversation *c, const char *dir, const char *suffix)
     GString *out = g_string_new(NULL);
     c->run(mons, out);
     for (guint i = 0; i < c->n_peers; i++) {
-        qmp_replay_test_assert_done(servers[i]);
+        if (servers[i])
+            qmp_replay_test_assert_done(servers[i]);
         g_object_unref(mons[i]);
         qmp_replay_server_free(servers[i]);
+        servers[i] = NULL;
     }
     return g_string_free(out, FALSE);
 }
