@@ -511,6 +511,54 @@ static void scenario_recover(MigPair *p)
         mig_pair_assert_memory_equal(p);
 }
 
+/* ---- a silent link in pre-copy: the stall is detected, the migration cancelled ---------- */
+
+static void silence_at_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
+{
+    CutState *st = data;
+    if (pr->n_polls == st->last_polls)
+        return;
+    st->last_polls = pr->n_polls;
+    if (!st->cut && pr->transferred > 30u * 1024 * 1024) {
+        st->cut = TRUE;
+        if (st->proxy)
+            mig_proxy_silence(st->proxy);
+    }
+}
+
+static void scenario_precopy_stall(MigPair *p)
+{
+    GError *error = NULL;
+    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
+    set_common(p, mig);
+    CutState st = { .p = p };
+    g_autofree char *listen = NULL, *connect = NULL;
+    if (p->live) {
+        listen = free_tcp_uri();
+        st.proxy = mig_proxy_new(atoi(strrchr(listen, ':') + 1), &error);
+        g_assert_no_error(error);
+        connect = g_strdup_printf("tcp:127.0.0.1:%u", mig_proxy_get_port(st.proxy));
+    } else {
+        listen = mig_recording_arg(p->record_dir, p->name, FALSE, "migrate-incoming", 0, "uri");
+        connect = mig_recording_arg(p->record_dir, p->name, TRUE, "migrate", 0, "uri");
+    }
+    g_assert_true(qmp_migration_set_uri(mig, listen, &error));
+    g_assert_true(qmp_migration_set_connect_uri(mig, connect, &error));
+    g_assert_no_error(error);
+    /* 20 polls without progress, whatever the interval. */
+    qmp_migration_set_stall_timeout(mig, 20 * (p->live ? 50 : 1));
+    qmp_migration_set_progress_func(mig, silence_at_30m, &st, NULL);
+    g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_STALLED);
+    g_assert_true(g_str_has_prefix(error->message, "Perform: no progress for "));
+    g_test_message("silent link in pre-copy: %s", error->message);
+    g_clear_error(&error);
+    g_assert_true(st.cut);
+    g_assert_cmpuint(mig_recording_count(p->record_dir, p->name, TRUE, "migrate_cancel"), ==, 1);
+    assert_source_running(p);
+    mig_proxy_free(st.proxy);
+}
+
 /* ---- multifd, fd: URIs -------------------------------------------------------------- */
 
 static void scenario_multifd(MigPair *p)
@@ -649,6 +697,7 @@ static const Scenario scenarios[] = {
     { "dst-killed", "qemu-7.2", scenario_dst_killed, NULL, NULL },
     { "src-killed", "qemu-7.2", scenario_src_killed, NULL, NULL },
     { "recover", "qemu-7.2", scenario_recover, NULL, NULL },
+    { "precopy-stall", "qemu-7.2", scenario_precopy_stall, NULL, NULL },
     { "multifd", "qemu-7.2", scenario_multifd, NULL, NULL },
     { "multifd-missing", "qemu-7.2", scenario_multifd_missing, NULL, NULL },
     { "compress", "qemu-7.2", scenario_compress, NULL, NULL },
