@@ -63,7 +63,6 @@ typedef struct {
 
     int fd;           /* ours: header writes, progress */
     int qemu_fd;      /* the one handed to QEMU (write-only for a save) */
-    const char *doing;
     guint64 offset;
     guint64 stream_length;
     QmpSaveTransport transport;
@@ -86,15 +85,57 @@ typedef struct {
     GSource *progress_src;
     GSource *timeout_src;
     GSource *idle_src;
-    /* the _finish of the command in flight (bool_reply, cleanup_reply) */
-    gboolean (*reply_finish)(QmpMonitor *, GAsyncResult *, GError **);
+    guint in_flight;        /* commands whose reply has not come back */
 } Job;
+
+typedef gboolean (*BoolFinish)(QmpMonitor *mon, GAsyncResult *res,
+                               GError **error);
+
+/* One command in flight: the job it belongs to, the _finish for commands
+ * without a return, and its name for messages.  The job outlives every
+ * call: when it completes with replies still due (a query-migrate sent on
+ * an event, a quit whose reply raced the end of the connection), its
+ * memory stays until the last reply came back. */
+typedef struct {
+    Job *j;
+    BoolFinish finish;
+    const char *doing;
+} Call;
 
 static void step(Job *j);
 static void job_fail(Job *j, GError *error);
 
+static Call *
+call_new(Job *j, BoolFinish finish, const char *doing)
+{
+    Call *c = g_new0(Call, 1);
+
+    c->j = j;
+    c->finish = finish;
+    c->doing = doing;
+    j->in_flight++;
+    return c;
+}
+
+/* Frees the call; TRUE when its job is over (then the caller must not
+ * touch the job: it may be freed here). */
+static gboolean
+call_end(Call *c)
+{
+    Job *j = c->j;
+
+    g_free(c);
+    j->in_flight--;
+    if (j->stage != ST_FINISHED)
+        return FALSE;
+    if (j->in_flight == 0)
+        g_free(j);
+    return TRUE;
+}
+
+/* Give back everything but the Job's own memory. */
 static void
-job_free(Job *j)
+job_release(Job *j)
 {
     if (j->mig_sub)
         qmp_monitor_unsubscribe(j->mon, j->mig_sub);
@@ -126,8 +167,8 @@ job_free(Job *j)
     g_free(j->image_machine);
     g_free(j->machine);
     qmp_save_options_free(j->opts);
-    g_object_unref(j->mon);
-    g_free(j);
+    j->opts = NULL;
+    g_clear_object(&j->mon);
 }
 
 static const char *
@@ -177,12 +218,16 @@ job_complete(Job *j)
 {
     GTask *task = j->task;
 
+    GError *error = g_steal_pointer(&j->error);
+
     j->stage = ST_FINISHED;
-    if (j->error)
-        g_task_return_error(task, g_steal_pointer(&j->error));
+    job_release(j);
+    if (j->in_flight == 0)
+        g_free(j);
+    if (error)
+        g_task_return_error(task, error);
     else
         g_task_return_boolean(task, TRUE);
-    job_free(j);
     g_object_unref(task);
 }
 
@@ -193,23 +238,29 @@ static void cleanup_next(Job *j);
 static void
 cleanup_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
-    Job *j = user_data;
+    Call *c = user_data;
+    Job *j = c->j;
     g_autoptr(GError) ignored = NULL;
 
     /* Errors while giving things back are not the error reported. */
-    j->reply_finish(QMP_MONITOR(src), res, &ignored);
+    c->finish(QMP_MONITOR(src), res, &ignored);
+    if (call_end(c))
+        return;
     cleanup_next(j);
 }
 
 static void
 cancel_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
-    Job *j = user_data;
+    Call *c = user_data;
+    Job *j = c->j;
     g_autoptr(GError) ignored = NULL;
+    gboolean ok = qmp_migrate_cancel_finish(QMP_MONITOR(src), res, &ignored);
 
+    if (call_end(c))
+        return;
     /* The MIGRATION event or the grace timer goes on with the clean-up. */
-    if (!qmp_migrate_cancel_finish(QMP_MONITOR(src), res, &ignored) &&
-        !qmp_monitor_is_connected(j->mon) && j->timeout_src) {
+    if (!ok && !qmp_monitor_is_connected(j->mon) && j->timeout_src) {
         g_source_destroy(j->timeout_src);
         g_clear_pointer(&j->timeout_src, g_source_unref);
         j->mig_over = TRUE;
@@ -228,23 +279,23 @@ cleanup_next(Job *j)
         j->fd_named = FALSE;
         g_autoptr(QmpClosefdArgs) a = g_new0(QmpClosefdArgs, 1);
         a->fdname = g_strdup(j->restore ? RESTORE_FDNAME : SAVE_FDNAME);
-        j->reply_finish = qmp_closefd_finish;
-        qmp_closefd_async(j->mon, a, NULL, cleanup_reply, j);
+        qmp_closefd_async(j->mon, a, NULL, cleanup_reply,
+                          call_new(j, qmp_closefd_finish, "closefd"));
         return;
     }
     if (alive && j->fdset_added && (j->mig_over || !j->migrate_sent)) {
         j->fdset_added = FALSE;
         QmpRemoveFdArgs a = { .fdset_id = j->fdset_id };
-        j->reply_finish = qmp_remove_fd_finish;
-        qmp_remove_fd_async(j->mon, &a, NULL, cleanup_reply, j);
+        qmp_remove_fd_async(j->mon, &a, NULL, cleanup_reply,
+                            call_new(j, qmp_remove_fd_finish, "remove-fd"));
         return;
     }
     if (alive && !j->restore && j->was_running &&
         (j->we_stopped || j->mig_status == QMP_MIGRATION_STATUS_COMPLETED)) {
         j->we_stopped = FALSE;
         j->mig_status = QMP_MIGRATION_STATUS_NONE;
-        j->reply_finish = qmp_cont_finish;
-        qmp_cont_async(j->mon, NULL, cleanup_reply, j);
+        qmp_cont_async(j->mon, NULL, cleanup_reply,
+                       call_new(j, qmp_cont_finish, "cont"));
         return;
     }
     if (j->qemu_fd >= 0 && j->qemu_fd != j->fd)
@@ -296,7 +347,8 @@ job_fail(Job *j, GError *error)
         /* Stop QEMU writing before the file goes away; the MIGRATION event
          * (cancelled) resumes the clean-up, or the grace timer does. */
         j->aborting = TRUE;
-        qmp_migrate_cancel_async(j->mon, NULL, cancel_reply, j);
+        qmp_migrate_cancel_async(j->mon, NULL, cancel_reply,
+                                 call_new(j, NULL, "migrate_cancel"));
         j->timeout_src = attach_timeout(j, 10000, cleanup_after_cancel);
         return;
     }
@@ -327,9 +379,13 @@ next(Job *j)
 static void
 machine_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
-    Job *j = user_data;
+    Call *c = user_data;
+    Job *j = c->j;
     GError *error = NULL;
     g_autoptr(QmpJsonDoc) doc = qmp_qom_get_finish(QMP_MONITOR(src), res, &error);
+
+    if (call_end(c))
+        return g_clear_error(&error);
 
     if (j->stage >= ST_CLEANUP)
         return g_clear_error(&error);
@@ -356,9 +412,13 @@ machine_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 static void
 status_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
-    Job *j = user_data;
+    Call *c = user_data;
+    Job *j = c->j;
     GError *error = NULL;
     g_autoptr(QmpStatusInfo) st = qmp_query_status_finish(QMP_MONITOR(src), res, &error);
+
+    if (call_end(c))
+        return g_clear_error(&error);
 
     if (j->stage >= ST_CLEANUP)
         return g_clear_error(&error);
@@ -379,13 +439,15 @@ status_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 static void
 bool_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
-    Job *j = user_data;
+    Call *c = user_data;
+    Job *j = c->j;
     GError *error = NULL;
-    gboolean ok = j->reply_finish(QMP_MONITOR(src), res, &error);
+    gboolean ok = c->finish(QMP_MONITOR(src), res, &error);
+    const char *doing = c->doing;
 
-    if (j->stage >= ST_CLEANUP)
+    if (call_end(c) || j->stage >= ST_CLEANUP)
         return g_clear_error(&error);
-    if (!check_reply(j, ok, error, j->doing))
+    if (!check_reply(j, ok, error, doing))
         return;
     switch (j->stage) {
     case ST_STOP:
@@ -414,9 +476,13 @@ bool_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 static void
 add_fd_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
-    Job *j = user_data;
+    Call *c = user_data;
+    Job *j = c->j;
     GError *error = NULL;
     g_autoptr(QmpAddfdInfo) info = qmp_add_fd_finish(QMP_MONITOR(src), res, &error);
+
+    if (call_end(c))
+        return g_clear_error(&error);
 
     if (j->stage >= ST_CLEANUP)
         return g_clear_error(&error);
@@ -430,11 +496,12 @@ add_fd_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 static void
 failed_info_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
-    Job *j = user_data;
+    Call *c = user_data;
+    Job *j = c->j;
     g_autoptr(GError) error = NULL;
     g_autoptr(QmpMigrationInfo) info = qmp_query_migrate_finish(QMP_MONITOR(src), res, &error);
 
-    if (j->stage >= ST_CLEANUP)
+    if (call_end(c) || j->stage >= ST_CLEANUP)
         return;
     const char *reason = info && info->error_desc ? info->error_desc : NULL;
     if (j->restore)
@@ -454,11 +521,12 @@ failed_info_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 static void
 ram_total_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
-    Job *j = user_data;
+    Call *c = user_data;
+    Job *j = c->j;
     g_autoptr(GError) error = NULL;
     g_autoptr(QmpMigrationInfo) info = qmp_query_migrate_finish(QMP_MONITOR(src), res, &error);
 
-    if (j->stage >= ST_CLEANUP || info == NULL || info->ram == NULL)
+    if (call_end(c) || j->stage >= ST_CLEANUP || info == NULL || info->ram == NULL)
         return;
     j->ram_total = (guint64)info->ram->total;
 }
@@ -478,7 +546,8 @@ on_migration(QmpMonitor *mon, const QmpMigrationEvent *data, gint64 ts,
         if (j->stage < ST_CLEANUP) {
             report(j, QMP_SAVE_PHASE_STREAMING);
             if (!j->restore)
-                qmp_query_migrate_async(mon, NULL, ram_total_reply, j);
+                qmp_query_migrate_async(mon, NULL, ram_total_reply,
+                                        call_new(j, NULL, "query-migrate"));
         }
         break;
     case QMP_MIGRATION_STATUS_COMPLETED:
@@ -494,7 +563,8 @@ on_migration(QmpMonitor *mon, const QmpMigrationEvent *data, gint64 ts,
         if (j->stage >= ST_CLEANUP)
             return;
         if (data->status != QMP_MIGRATION_STATUS_COMPLETED) {
-            qmp_query_migrate_async(mon, NULL, failed_info_reply, j);
+            qmp_query_migrate_async(mon, NULL, failed_info_reply,
+                                    call_new(j, NULL, "query-migrate"));
             j->stage = ST_WAIT; /* nothing else moves until that reply */
             return;
         }
@@ -514,6 +584,12 @@ on_closed(QmpMonitor *mon, const GError *error, gpointer user_data)
 
     if (j->stage >= ST_CLEANUP)
         return;
+    if (j->stage == ST_THEN && !j->restore && j->opts->then == QMP_SAVE_THEN_QUIT) {
+        /* We asked QEMU to quit: its going away is the answer. */
+        j->stage = ST_DONE;
+        step(j);
+        return;
+    }
     job_fail(j, g_error_new(QMP_SAVE_ERROR, j->migrate_sent
                                 ? QMP_SAVE_ERROR_MIGRATION : QMP_SAVE_ERROR_FAILED,
                             "%s: QEMU closed the monitor %s: %s", what(j),
@@ -709,27 +785,26 @@ step(Job *j)
         if (j->restore && !j->opts->check_machine)
             return next(j);
         QmpQomGetArgs a = { (char *)"/machine", (char *)"type" };
-        qmp_qom_get_async(j->mon, &a, NULL, machine_reply, j);
+        qmp_qom_get_async(j->mon, &a, NULL, machine_reply, call_new(j, NULL, "qom-get"));
         return;
     }
     case ST_STATUS:
-        qmp_query_status_async(j->mon, NULL, status_reply, j);
+        qmp_query_status_async(j->mon, NULL, status_reply, call_new(j, NULL, "query-status"));
         return;
     case ST_CAPS: {
         QmpMigrationCapabilityStatus ev = { QMP_MIGRATION_CAPABILITY_EVENTS, TRUE };
         QmpMigrationCapabilityStatus *list[] = { &ev };
         QmpMigrateSetCapabilitiesArgs a = { list, 1 };
-        j->doing = "migrate-set-capabilities";
-        j->reply_finish = qmp_migrate_set_capabilities_finish;
-        qmp_migrate_set_capabilities_async(j->mon, &a, NULL, bool_reply, j);
+        BoolFinish fin = qmp_migrate_set_capabilities_finish;
+        qmp_migrate_set_capabilities_async(j->mon, &a, NULL, bool_reply,
+                                           call_new(j, fin, "migrate-set-capabilities"));
         return;
     }
     case ST_STOP:
         if (j->restore || j->opts->live || !j->was_running)
             return next(j);
-        j->doing = "stop";
-        j->reply_finish = qmp_stop_finish;
-        qmp_stop_async(j->mon, NULL, bool_reply, j);
+        BoolFinish fin = qmp_stop_finish;
+        qmp_stop_async(j->mon, NULL, bool_reply, call_new(j, fin, "stop"));
         return;
     case ST_OPEN:
         if (!(j->restore ? open_restore_file(j, &error) : open_save_file(j, &error)))
@@ -739,12 +814,13 @@ step(Job *j)
         j->mig_sub = qmp_subscribe_migration(j->mon, on_migration, j, NULL);
         if (j->transport == QMP_SAVE_TRANSPORT_FD) {
             QmpGetfdArgs a = { (char *)(j->restore ? RESTORE_FDNAME : SAVE_FDNAME) };
-            j->doing = "getfd";
-            j->reply_finish = qmp_getfd_finish;
-            qmp_getfd_async(j->mon, &a, j->qemu_fd, NULL, bool_reply, j);
+            BoolFinish fin = qmp_getfd_finish;
+            qmp_getfd_async(j->mon, &a, j->qemu_fd, NULL, bool_reply,
+                            call_new(j, fin, "getfd"));
         } else {
             QmpAddFdArgs a = { FALSE, 0, NULL };
-            qmp_add_fd_async(j->mon, &a, j->qemu_fd, NULL, add_fd_reply, j);
+            qmp_add_fd_async(j->mon, &a, j->qemu_fd, NULL, add_fd_reply,
+                             call_new(j, NULL, "add-fd"));
         }
         return;
     case ST_MIGRATE: {
@@ -760,14 +836,15 @@ step(Job *j)
             j->progress_src = attach_timeout(j, j->opts->interval_ms, on_progress_tick);
         if (j->opts->timeout_ms)
             j->timeout_src = attach_timeout(j, j->opts->timeout_ms, on_timeout);
-        j->doing = j->restore ? "migrate-incoming" : "migrate";
-        j->reply_finish = j->restore ? qmp_migrate_incoming_finish : qmp_migrate_finish;
+        Call *call = j->restore
+            ? call_new(j, qmp_migrate_incoming_finish, "migrate-incoming")
+            : call_new(j, qmp_migrate_finish, "migrate");
         if (j->restore) {
             QmpMigrateIncomingArgs a = { uri, FALSE, FALSE };
-            qmp_migrate_incoming_async(j->mon, &a, NULL, bool_reply, j);
+            qmp_migrate_incoming_async(j->mon, &a, NULL, bool_reply, call);
         } else {
             QmpMigrateArgs a = { .uri = uri };
-            qmp_migrate_async(j->mon, &a, NULL, bool_reply, j);
+            qmp_migrate_async(j->mon, &a, NULL, bool_reply, call);
         }
         return;
     }
@@ -788,9 +865,8 @@ step(Job *j)
             return next(j);
         {
             QmpRemoveFdArgs a = { .fdset_id = j->fdset_id };
-            j->doing = "remove-fd";
-            j->reply_finish = qmp_remove_fd_finish;
-            qmp_remove_fd_async(j->mon, &a, NULL, bool_reply, j);
+            BoolFinish fin = qmp_remove_fd_finish;
+            qmp_remove_fd_async(j->mon, &a, NULL, bool_reply, call_new(j, fin, "remove-fd"));
         }
         return;
     case ST_FINISH_FILE:
@@ -804,17 +880,14 @@ step(Job *j)
                  (j->image_flags & QMP_SAVE_FLAG_RUNNING));
             if (!run)
                 return next(j);
-            j->doing = "cont";
-            j->reply_finish = qmp_cont_finish;
-            qmp_cont_async(j->mon, NULL, bool_reply, j);
+            BoolFinish fin = qmp_cont_finish;
+            qmp_cont_async(j->mon, NULL, bool_reply, call_new(j, fin, "cont"));
         } else if (j->opts->then == QMP_SAVE_THEN_QUIT) {
-            j->doing = "quit";
-            j->reply_finish = qmp_quit_finish;
-            qmp_quit_async(j->mon, NULL, bool_reply, j);
+            BoolFinish fin = qmp_quit_finish;
+            qmp_quit_async(j->mon, NULL, bool_reply, call_new(j, fin, "quit"));
         } else if (j->opts->then == QMP_SAVE_THEN_CONTINUE && j->was_running) {
-            j->doing = "cont";
-            j->reply_finish = qmp_cont_finish;
-            qmp_cont_async(j->mon, NULL, bool_reply, j);
+            BoolFinish fin = qmp_cont_finish;
+            qmp_cont_async(j->mon, NULL, bool_reply, call_new(j, fin, "cont"));
         } else {
             return next(j);
         }

@@ -184,6 +184,7 @@ typedef struct {
     guint64 last_bytes;
     guint64 done_bytes;
     gboolean faked;
+    GCancellable *cancel_when_streaming;
 } Progress;
 
 static void
@@ -212,6 +213,8 @@ on_progress(const QmpSaveProgress *p, gpointer user_data)
             close(fd);
             pr->faked = TRUE;
         }
+        if (pr->cancel_when_streaming)
+            g_cancellable_cancel(pr->cancel_when_streaming);
         break;
     case QMP_SAVE_PHASE_FINISHING:
         pr->finishing = TRUE;
@@ -279,6 +282,66 @@ do_restore(QmpMonitor *mon, const char *path)
     g_assert_cmpuint(pr.done_bytes, ==, qmp_save_image_get_stream_length(img));
 }
 
+typedef struct {
+    GMainLoop *loop;
+    gboolean ok;
+    GError *error;
+} AsyncWait;
+
+static void
+save_done(GObject *src, GAsyncResult *res, gpointer user_data)
+{
+    AsyncWait *w = user_data;
+    w->ok = qmp_save_finish(QMP_MONITOR(src), res, &w->error);
+    g_main_loop_quit(w->loop);
+}
+
+/* A live save through the async call; the guest runs on afterwards. */
+static void
+do_save_live_async(QmpMonitor *mon, const char *path)
+{
+    Progress pr = { .partial = g_strconcat(path, ".partial", NULL) };
+    g_autoptr(QmpSaveOptions) o = options(&pr, QMP_SAVE_THEN_CONTINUE);
+    AsyncWait w = { g_main_loop_new(NULL, FALSE), FALSE, NULL };
+
+    qmp_save_options_set_live(o, TRUE);
+    qmp_save_async(mon, path, o, NULL, save_done, &w);
+    g_clear_pointer(&o, qmp_save_options_free); /* copied by the call */
+    g_main_loop_run(w.loop);
+    g_main_loop_unref(w.loop);
+    g_assert_no_error(w.error);
+    g_assert_true(w.ok);
+    g_assert_true(pr.done);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QmpSaveImage) img = qmp_save_image_open(path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(qmp_save_image_get_flags(img), ==,
+                     QMP_SAVE_FLAG_RUNNING | QMP_SAVE_FLAG_LIVE);
+    g_unlink(path);
+    g_free(pr.partial);
+}
+
+/* A live save cancelled once the stream runs: nothing is left on disk and
+ * the guest, which the save never paused, runs on. */
+static void
+do_save_cancel(QmpMonitor *mon, const char *path)
+{
+    g_autoptr(GCancellable) cancel = g_cancellable_new();
+    Progress pr = { .partial = g_strconcat(path, ".partial", NULL),
+                    .cancel_when_streaming = cancel };
+    g_autoptr(QmpSaveOptions) o = options(&pr, QMP_SAVE_THEN_QUIT);
+    g_autoptr(GError) error = NULL;
+
+    qmp_save_options_set_live(o, TRUE);
+    g_assert_false(qmp_save(mon, path, o, cancel, &error));
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    g_assert_true(pr.n_streaming > 0);
+    g_assert_false(pr.done);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(pr.partial, G_FILE_TEST_EXISTS));
+    g_free(pr.partial);
+}
+
 /* Write a v1 image holding the stream of the v2 image at v2_path (live), or
  * a fake stream (replay). */
 static void
@@ -338,6 +401,10 @@ replay_set(const char *dir, const char *tag)
     g_autofree char *r_save = g_build_filename(dir, n_save, NULL);
     g_autofree char *r_rest = g_build_filename(dir, n_rest, NULL);
     g_autofree char *r_rest1 = g_build_filename(dir, n_rest1, NULL);
+    g_autofree char *n_live = g_strdup_printf("save-%s-live.jsonl", tag);
+    g_autofree char *n_cancel = g_strdup_printf("save-%s-cancel.jsonl", tag);
+    g_autofree char *r_live = g_build_filename(dir, n_live, NULL);
+    g_autofree char *r_cancel = g_build_filename(dir, n_cancel, NULL);
 
     replay_one(r_save, do_save, image);
     replay_one(r_rest, do_restore, image);
@@ -345,6 +412,10 @@ replay_set(const char *dir, const char *tag)
         write_v1_from(image, image1);
         replay_one(r_rest1, do_restore, image1);
     }
+    if (g_file_test(r_live, G_FILE_TEST_EXISTS))
+        replay_one(r_live, do_save_live_async, image1);
+    if (g_file_test(r_cancel, G_FILE_TEST_EXISTS))
+        replay_one(r_cancel, do_save_cancel, image1);
     g_unlink(image);
     g_unlink(image1);
 }
@@ -401,6 +472,41 @@ static void
 test_live_72(void)
 {
     live_set(QEMU72, "q35", "72", TRUE);
+}
+
+/* Live save (async, the guest runs on) of a small guest, and a live save
+ * of the big guest cancelled mid-stream: both recorded. */
+static void
+test_live_72_live_and_cancel(void)
+{
+    g_autofree char *image = g_build_filename(tmpdir, "live.save", NULL);
+    g_autofree char *r_live = record_path("save-72-live.jsonl");
+    g_autofree char *r_cancel = record_path("save-72-cancel.jsonl");
+    g_autoptr(GError) error = NULL;
+    guint fds = save_test_count_fds();
+
+    {
+        const char *argv[] = { "-machine", "q35", "-accel", "tcg", "-m", "64",
+                               "-nodefaults", "-display", "none", NULL };
+        g_autoptr(QmpMonitor) mon = qmp_monitor_new(NULL);
+        g_assert_true(qmp_monitor_record_to_file(mon, r_live, "qemu source", &error));
+        g_assert_true(qmp_monitor_spawn(mon, QEMU72, argv, &error));
+        g_assert_no_error(error);
+        g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 30000, &error));
+        g_assert_no_error(error);
+        do_save_live_async(mon, image);
+        qmp_monitor_set_trace(mon, NULL, NULL, NULL);
+        g_assert_true(status_running(mon));
+    }
+    {
+        g_autoptr(QmpMonitor) mon = spawn_source(QEMU72, "q35", r_cancel);
+        do_save_cancel(mon, image);
+        qmp_monitor_set_trace(mon, NULL, NULL, NULL);
+        g_assert_true(status_running(mon));
+    }
+    g_assert_cmpuint(save_test_count_fds(), ==, fds);
+    replay_one(r_live, do_save_live_async, image);
+    replay_one(r_cancel, do_save_cancel, image);
 }
 
 static void
@@ -548,6 +654,7 @@ main(int argc, char **argv)
         run(dd);
         g_test_add_func("/save/live/7.2", test_live_72);
         g_test_add_func("/save/live/corrupt", test_live_corrupt);
+        g_test_add_func("/save/live/7.2-live-cancel", test_live_72_live_and_cancel);
         g_test_add_func("/save/live/10.0", test_live_10);
     } else {
         g_test_add_data_func("/save/replay/7.2", "72", test_replay);
