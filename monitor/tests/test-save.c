@@ -412,6 +412,10 @@ replay_set(const char *dir, const char *tag)
         write_v1_from(image, image1);
         replay_one(r_rest1, do_restore, image1);
     }
+    g_autofree char *n_x = g_strdup_printf("save-%s-restore-on-10.jsonl", tag);
+    g_autofree char *r_x = g_build_filename(dir, n_x, NULL);
+    if (g_file_test(r_x, G_FILE_TEST_EXISTS))
+        replay_one(r_x, do_restore, image);
     if (g_file_test(r_live, G_FILE_TEST_EXISTS))
         replay_one(r_live, do_save_live_async, image1);
     if (g_file_test(r_cancel, G_FILE_TEST_EXISTS))
@@ -450,6 +454,17 @@ live_set(const char *qemu, const char *machine, const char *tag, gboolean with_v
     assert_memory_restored(dst);
     g_object_unref(dst);
 
+    if (with_v1 && qemu10() != NULL) {
+        /* The same image (QEMU 7.2, pc-q35-7.2, written through fd:) into
+         * QEMU 10.0 with the same machine type, through file:/dev/fdset. */
+        g_autofree char *r_x = record_path("save-72-restore-on-10.jsonl");
+        QmpMonitor *dx = spawn_dest(qemu10(), "pc-q35-7.2", r_x);
+        do_restore(dx, image);
+        qmp_monitor_set_trace(dx, NULL, NULL, NULL);
+        g_assert_true(status_running(dx));
+        assert_memory_restored(dx);
+        g_object_unref(dx);
+    }
     if (with_v1) {
         write_v1_from(image, image1);
         QmpMonitor *d1 = spawn_dest(qemu, machine, r_rest1);
