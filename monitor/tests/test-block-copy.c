@@ -880,6 +880,16 @@ static void on_abort(int sig)
     for (guint i = 0; i < G_N_ELEMENTS(qemu_pids); i++)
         if (qemu_pids[i] > 0)
             kill(qemu_pids[i], SIGKILL);
+    /* And the images (hundreds of MiB): fork and exec are async-signal-safe. */
+    if (tmpdir) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execlp("rm", "rm", "-rf", tmpdir, (char *) NULL);
+            _exit(127);
+        }
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }
