@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""qmp-migrate against real QEMU 7.2: migrate with --json (progress and
+result parsed), Ctrl-C (SIGINT) cancels and the source keeps running,
+cancel, mirror with pivot, save then restore; with --demo, the demo itself
+(two guests, 200 MiB random RAM, pre-copy then post-copy with preempt,
+memory hashes identical).
+
+usage: test-qmp-migrate.py PATH-TO-qmp-migrate [--demo]
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOOL = sys.argv[1]
+QEMU = os.environ.get('QMPKIT_QEMU', 'qemu-system-x86_64')
+failures = []
+
+
+def check(cond, what):
+    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def lines_of(out):
+    res = []
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith('{'):
+            res.append(json.loads(line))
+    return res
+
+
+class Qmp:
+    """A minimal QMP client for checks and set-up."""
+
+    def __init__(self, path):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                self.s = socket.socket(socket.AF_UNIX)
+                self.s.connect(path)
+                break
+            except OSError:
+                self.s.close()
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        self.f = self.s.makefile('rw')
+        json.loads(self.f.readline())
+        self.cmd('qmp_capabilities')
+
+    def cmd(self, name, **args):
+        msg = {'execute': name}
+        if args:
+            msg['arguments'] = args
+        self.f.write(json.dumps(msg) + '\n')
+        self.f.flush()
+        while True:
+            r = json.loads(self.f.readline())
+            if 'return' in r or 'error' in r:
+                return r
+
+    def close(self):
+        self.f.close()
+        self.s.close()
+
+
+class Qemus:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = []
+
+    def start(self, name, *extra, incoming=False):
+        sock = os.path.join(self.tmp, name + '.qmp')
+        argv = [QEMU, '-machine', 'q35', '-accel', 'tcg', '-m', '128', '-nodefaults',
+                '-display', 'none', '-qmp', 'unix:%s,server=on,wait=off' % sock, *extra]
+        if incoming:
+            argv += ['-incoming', 'defer']
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, cwd=self.tmp)
+        self.procs.append(p)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(sock) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return sock, p
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def run(*args, timeout=300):
+    return subprocess.run([TOOL, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_demo():
+    p = run('demo', '--json', timeout=600)
+    out = lines_of(p.stdout)
+    results = [l for l in out if l.get('event') == 'result']
+    progress = [l for l in out if l.get('event') == 'progress']
+    check(p.returncode == 0, 'demo exits 0 (%d: %s)' % (p.returncode, p.stderr[-500:]))
+    check(len(results) == 4 and all(r['ok'] for r in results), 'demo: four results, all ok')
+    migs = [r for r in results if 'migration' in r]
+    mems = [r for r in results if 'memory_check' in r]
+    check(len(migs) == 2 and migs[0]['status'] == 'completed' and not migs[0]['postcopy'],
+          'demo: pre-copy completed')
+    check(len(migs) == 2 and migs[1]['postcopy'] and migs[1]['preempt'],
+          'demo: then post-copy with preempt')
+    check(len(migs) == 2 and all(m['transferred_bytes'] > 200 * 1024 * 1024 for m in migs)
+          and all(m['total_time_ms'] > 0 and m['downtime_ms'] >= 0 for m in migs),
+          'demo: figures reported (200 MiB moved, times)')
+    check(len(mems) == 2 and all(m['identical'] and m['source_sha256'] == m['random_sha256']
+                                 == m['destination_sha256'] for m in mems),
+          'demo: memory identical after each migration')
+    check(any(pr.get('postcopy') for pr in progress) and any(not pr.get('postcopy') for pr in progress),
+          'demo: progress of both migrations')
+
+
+def test_live(tmp):
+    q = Qemus(tmp)
+    try:
+        # A guest whose RAM holds random bytes, so that pages really move.
+        rnd = os.path.join(tmp, 'rand.bin')
+        with open(rnd, 'wb') as f:
+            f.write(os.urandom(48 * 1024 * 1024))
+        loader = 'loader,file=%s,addr=0x1000000' % rnd
+
+        # migrate --json: progress lines and a result, then the destination runs.
+        # (A QEMU's -qmp socket takes one client at a time: the test's own
+        # connections are closed while the tool runs.)
+        s, sp = q.start('src', '-device', loader)
+        d, dp = q.start('dst', incoming=True)
+        p = run('migrate', '--source', s, '--dest', d, '--json', '--keep-source',
+                '--bandwidth', '100')
+        out = lines_of(p.stdout)
+        res = [l for l in out if l.get('event') == 'result']
+        prog = [l for l in out if l.get('event') == 'progress']
+        check(p.returncode == 0 and res and res[-1]['ok'] and res[-1]['status'] == 'completed',
+              'migrate --json: completed (%d %s)' % (p.returncode, p.stderr[-300:]))
+        active = [x for x in prog if x.get('status') == 'active']
+        check(active and all({'done_bytes', 'remaining_bytes', 'total_bytes', 'pass'} <= set(x)
+                             for x in active)
+              and any(0 < x.get('percent', 0) <= 100 and x['total_bytes'] > 0 and 'eta_s' in x
+                      and x['mib_per_s'] > 0 for x in active),
+              'migrate --json: progress objects with pass, percent, bytes (%r)' % prog[:3])
+        qd = Qmp(d)
+        check(qd.cmd('query-status')['return']['status'] == 'running', 'destination runs')
+        qd.cmd('quit')
+        qd.close()
+        qs = Qmp(s)
+        check(qs.cmd('query-status')['return']['status'] == 'postmigrate',
+              '--keep-source: the source stays, paused')
+        qs.cmd('quit')
+        qs.close()
+
+        # Ctrl-C: a slow migration (random RAM, 8 MiB/s) cancelled by SIGINT.
+        s, sp = q.start('src2', '-device', loader)
+        d, dp = q.start('dst2', incoming=True)
+        mp = subprocess.Popen([TOOL, 'migrate', '--source', s, '--dest', d, '--json',
+                               '--bandwidth', '8'], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = mp.stdout.readline()
+            if not line:
+                break
+            obj = json.loads(line)
+            seen.append(obj)
+            if obj.get('event') == 'progress' and obj.get('status') == 'active' \
+                    and obj.get('done_bytes', 0) > 0:
+                break
+        mp.send_signal(signal.SIGINT)
+        rest, err = mp.communicate(timeout=60)
+        out = seen + lines_of(rest)
+        res = [l for l in out if l.get('event') == 'result']
+        check(mp.returncode == 4, 'SIGINT: exit status 4 (got %s; %s)' % (mp.returncode, err[-300:]))
+        check(res and not res[-1]['ok'] and 'cancel' in res[-1]['error'].lower(),
+              'SIGINT: the result says cancelled')
+        check(sp.poll() is None, 'SIGINT: the source QEMU is alive')
+        qs = Qmp(s)
+        check(qs.cmd('query-status')['return']['status'] == 'running', 'SIGINT: the source runs')
+        mig = qs.cmd('query-migrate')['return']
+        check(mig.get('status') == 'cancelled', 'SIGINT: QEMU reports the migration cancelled')
+
+        # cancel: a migration started by someone else.
+        d3, dp3 = q.start('dst3', incoming=True)
+        qd = Qmp(d3)
+        qd.cmd('migrate-incoming', uri='unix:%s' % os.path.join(tmp, 'mig3.sock'))
+        qs.cmd('migrate-set-parameters', **{'max-bandwidth': 4 * 1024 * 1024})
+        qs.cmd('migrate', uri='unix:%s' % os.path.join(tmp, 'mig3.sock'))
+        qs.close()
+        p = run('cancel', '--source', s, '--json')
+        qs = Qmp(s)
+        res = lines_of(p.stdout)
+        check(p.returncode == 0 and res and res[-1]['status'] == 'cancelled'
+              and res[-1]['source_run_state'] == 'running',
+              'cancel: cancelled, source running (%d %s)' % (p.returncode, p.stdout[-300:]))
+        qs.cmd('quit')
+        qs.close()
+        qd.close()
+
+        # mirror: copy a disk and pivot to the copy.
+        img = os.path.join(tmp, 'disk.qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', img, '64M'], check=True)
+        subprocess.run(['qemu-io', '-c', 'write -P 0x5a 0 8M', img], check=False,
+                       capture_output=True)
+        s, sp = q.start('src4', '-drive', 'if=none,id=drive0,file=%s,format=qcow2' % img,
+                        '-device', 'virtio-blk-pci,drive=drive0')
+        copy = os.path.join(tmp, 'copy.qcow2')
+        p = run('mirror', '--source', s, '--device', 'drive0', '--target', copy,
+                '--format', 'qcow2', '--json')
+        res = [l for l in lines_of(p.stdout) if l.get('event') == 'result']
+        check(p.returncode == 0 and res and res[-1]['ok'] and 'pivoted' in res[-1]['action'],
+              'mirror: pivoted (%d %s %s)' % (p.returncode, p.stdout[-300:], p.stderr[-300:]))
+        qs = Qmp(s)
+        blocks = qs.cmd('query-block')['return']
+        files = [b.get('inserted', {}).get('file') for b in blocks]
+        check(copy in files, 'mirror: the disk now is the copy')
+        qs.close()
+
+        # save, then restore into a new QEMU.
+        save = os.path.join(tmp, 'guest.save')
+        p = run('save', '--source', s, '--file', save, '--then', 'quit', '--json')
+        res = [l for l in lines_of(p.stdout) if l.get('event') == 'result']
+        check(p.returncode == 0 and res and res[-1]['ok'] and os.path.exists(save)
+              and os.path.getsize(save) > 0, 'save: written (%d %s)' % (p.returncode, p.stderr[-300:]))
+        try:
+            sp.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        check(sp.poll() is not None, 'save --then quit: the source QEMU quit')
+        d5, dp5 = q.start('dst5', '-drive', 'if=none,id=drive0,file=%s,format=qcow2' % copy,
+                          '-device', 'virtio-blk-pci,drive=drive0', incoming=True)
+        p = run('restore', '--dest', d5, '--file', save, '--json')
+        res = [l for l in lines_of(p.stdout) if l.get('event') == 'result']
+        check(p.returncode == 0 and res and res[-1]['ok'] and res[-1]['run_state'] == 'running'
+              and res[-1]['machine'].startswith('pc-q35'),
+              'restore: running again (%d %s)' % (p.returncode, p.stdout[-300:]))
+
+        # Usage and unreachable monitors.
+        p = run('migrate', '--source', s)
+        check(p.returncode == 2, 'migrate without --dest: exit 2')
+        p = run('migrate', '--source', os.path.join(tmp, 'none'), '--dest', d5, '--json')
+        check(p.returncode == 3, 'unreachable monitor: exit 3')
+    finally:
+        q.cleanup()
+
+
+def main():
+    if not shutil.which(QEMU) or not shutil.which('qemu-img'):
+        print('skipped: %s or qemu-img not found' % QEMU)
+        return 77
+    if '--demo' in sys.argv:
+        test_demo()
+    else:
+        tmp = tempfile.mkdtemp(prefix='qmp-migrate-test-')
+        try:
+            test_live(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if failures:
+        print('%d failure(s)' % len(failures))
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
