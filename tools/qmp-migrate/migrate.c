@@ -89,68 +89,7 @@ void qm_migration_report(QmpMigration *mig, const GError *error, const char *lab
               NULL);
 }
 
-/* ---- storage hook: NBD + mirror ------------------------------------------------- */
-#ifdef QMPKIT_HAVE_NBD_STORAGE
-
-typedef struct {
-    QmpNbdStorage *nbd;
-    gint64 bandwidth;
-} StorageHook;
-
-static void storage_free(gpointer p)
-{
-    StorageHook *h = p;
-    qmp_nbd_storage_free(h->nbd);
-    g_free(h);
-}
-
-static void storage_start_async(QmpMigration *mig, gpointer user_data, GCancellable *c,
-                                GAsyncReadyCallback cb, gpointer cb_data)
-{
-    StorageHook *h = user_data;
-    g_autoptr(GTask) task = g_task_new(mig, c, cb, cb_data);
-    GError *error = NULL;
-    const char *const *disks = qmp_migration_get_disks(mig);
-    h->nbd = qmp_nbd_storage_new(qmp_migration_get_source(mig),
-                                 qmp_migration_get_destination(mig));
-    QmpBlockCopyOptions o;
-    qmp_block_copy_options_init(&o);
-    o.bandwidth_mib_s = h->bandwidth;
-    qmp_nbd_storage_set_options(h->nbd, &o);
-    for (guint i = 0; disks[i]; i++)
-        qmp_nbd_storage_add_disk(h->nbd, disks[i], NULL);
-    qm_say("copying %u disk(s) over NBD", qmp_nbd_storage_get_n_disks(h->nbd));
-    if (qmp_nbd_storage_start(h->nbd, &error) &&
-        qmp_nbd_storage_wait_ready(h->nbd, QMP_TIMEOUT_NONE, c, &error))
-        g_task_return_boolean(task, TRUE);
-    else
-        g_task_return_error(task, error);
-}
-
-static gboolean storage_finish(QmpMigration *mig, GAsyncResult *res, gpointer user_data,
-                               GError **error)
-{
-    return g_task_propagate_boolean(G_TASK(res), error);
-}
-
-static void storage_switchover_async(QmpMigration *mig, gpointer user_data, GCancellable *c,
-                                     GAsyncReadyCallback cb, gpointer cb_data)
-{
-    StorageHook *h = user_data;
-    g_autoptr(GTask) task = g_task_new(mig, c, cb, cb_data);
-    GError *error = NULL;
-    if (qmp_nbd_storage_finish(h->nbd, 60000, &error))
-        g_task_return_boolean(task, TRUE);
-    else
-        g_task_return_error(task, error);
-}
-
-static void storage_abort(QmpMigration *mig, gpointer user_data)
-{
-    StorageHook *h = user_data;
-    if (h->nbd)
-        qmp_nbd_storage_abort(h->nbd);
-}
+/* ---- storage: NBD + mirror (qmp_nbd_storage_attach) ------------------------------ */
 
 /* The source's writable disks with a medium. */
 static GPtrArray *source_disks(QmpMonitor *src, GError **error)
@@ -170,7 +109,6 @@ static GPtrArray *source_disks(QmpMonitor *src, GError **error)
     g_ptr_array_add(disks, NULL);
     return disks;
 }
-#endif /* QMPKIT_HAVE_NBD_STORAGE */
 
 /* ---- migrate ------------------------------------------------------------------------ */
 
@@ -323,28 +261,23 @@ int qm_cmd_migrate(int argc, char **argv)
     if (after > 0)
         qmp_migration_set_postcopy_policy(mig, (guint) after, 0);
     if (storage) {
-#ifndef QMPKIT_HAVE_NBD_STORAGE
-        qm_result(FALSE, "--storage: this build has no NBD storage migration "
-                         "(monitor/ lacks QmpNbdStorage)", NULL);
-        return QM_EXIT_USAGE;
-#else
+        /* The source's writable disks, copied over NBD into the
+         * destination's disks of the same names (the destination QEMU runs
+         * with -S; its NBD server listens on "nbd.sock" in its working
+         * directory). */
         g_autoptr(GPtrArray) disks = source_disks(src, &error);
         if (!disks) {
             qm_result(FALSE, error->message, NULL);
             return QM_EXIT_FAILED;
         }
         qmp_migration_set_disks(mig, (const char *const *) disks->pdata);
-        StorageHook *h = g_new0(StorageHook, 1);
-        h->bandwidth = bandwidth;
-        QmpMigrationStorageHook hook = {
-            .start_async = storage_start_async,
-            .start_finish = storage_finish,
-            .switchover_async = storage_switchover_async,
-            .switchover_finish = storage_finish,
-            .abort = storage_abort,
-        };
-        qmp_migration_set_storage_hook(mig, &hook, h, storage_free);
-#endif
+        QmpNbdStorage *nbd = qmp_nbd_storage_new(src, dst);
+        QmpBlockCopyOptions o;
+        qmp_block_copy_options_init(&o);
+        o.bandwidth_mib_s = bandwidth;
+        qmp_nbd_storage_set_options(nbd, &o);
+        qmp_nbd_storage_attach(nbd, mig); /* the migration owns it */
+        qm_say("copying %u disk(s) over NBD before RAM", disks->len - 1);
     }
     GError *run_error = qm_migration_run(mig, recover_uri);
     qm_migration_report(mig, run_error, uri);

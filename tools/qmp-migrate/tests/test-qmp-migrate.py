@@ -248,6 +248,32 @@ def test_live(tmp):
               and res[-1]['machine'].startswith('pc-q35'),
               'restore: running again (%d %s)' % (p.returncode, p.stdout[-300:]))
 
+        # migrate --storage: the disk copied over NBD, then RAM.
+        simg = os.path.join(tmp, 'sdisk.qcow2')
+        dimg = os.path.join(tmp, 'ddisk.qcow2')
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', simg, '64M'], check=True)
+        subprocess.run(['qemu-io', '-c', 'write -P 0xa5 1M 6M', simg], check=True,
+                       capture_output=True)
+        subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', dimg, '64M'], check=True)
+        drive = lambda img: ['-drive', 'if=none,id=disk0,file=%s,format=qcow2' % img,
+                             '-device', 'virtio-blk-pci,drive=disk0']
+        s6, sp6 = q.start('src6', *drive(simg))
+        d6, dp6 = q.start('dst6', '-S', *drive(dimg), incoming=True)
+        p = run('migrate', '--source', s6, '--dest', d6, '--storage', '--json')
+        res = [l for l in lines_of(p.stdout) if l.get('event') == 'result']
+        check(p.returncode == 0 and res and res[-1]['ok'],
+              'migrate --storage: completed (%d %s)' % (p.returncode, (p.stdout + p.stderr)[-400:]))
+        qd = Qmp(d6)
+        check(qd.cmd('query-status')['return']['status'] == 'running', '--storage: destination runs')
+        qd.cmd('quit')
+        qd.close()
+        try:
+            dp6.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+        cmp = subprocess.run(['qemu-img', 'compare', '-q', simg, dimg])
+        check(cmp.returncode == 0, '--storage: the destination disk equals the source disk')
+
         # Usage and unreachable monitors.
         p = run('migrate', '--source', s)
         check(p.returncode == 2, 'migrate without --dest: exit 2')
