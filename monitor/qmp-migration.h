@@ -350,7 +350,8 @@ gboolean qmp_migration_set_cookie(QmpMigration *mig, const char *xml,
                                   GError **error);
 
 /* Cancel a running migration: in PERFORM before post-copy, migrate_cancel
- * goes to the source at the next poll; the phase then fails with
+ * goes to the source at once (before PERFORM: the run stops at the next
+ * phase boundary); the phase then fails with
  * QMP_MIGRATION_ERROR_CANCELLED, the source keeps running and the
  * destination quits.  FALSE with QMP_MIGRATION_ERROR_STATE once in
  * post-copy (cancelling would lose the guest) or when nothing runs. */
