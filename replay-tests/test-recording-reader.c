@@ -129,6 +129,10 @@ static void test_orphan_reply(void)
                    "{\"dir\": \"in\", \"msg\": {\"return\": {}, \"id\": \"a\"}}\n"
                    "{\"dir\": \"in\", \"msg\": {\"return\": {}, \"id\": \"b\"}}\n",
                    QMP_ERROR_PROTOCOL, "r.jsonl:4: a reply to no recorded command");
+    /* libvirt's format: a reply before any command */
+    expect_refused("{\"return\": {}, \"id\": \"libvirt-1\"}\n\n"
+                   "{\"execute\": \"stop\", \"id\": \"libvirt-1\"}\n",
+                   QMP_ERROR_PROTOCOL, "r.jsonl:1: a reply to no recorded command");
     /* and the well-formed version loads */
     const char *good = HEADER "{\"dir\": \"out\", \"msg\": {\"execute\": \"stop\", \"id\": \"a\"}}\n"
                        "{\"dir\": \"in\", \"msg\": {\"return\": {}, \"id\": \"a\"}}\n";

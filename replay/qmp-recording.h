@@ -38,7 +38,7 @@ typedef enum {
  * (blank-line separated pretty-printed JSON, commands and replies only),
  * detected from the content.  Refused with QMP_ERROR_PROTOCOL and
  * "NAME:LINE: what": a message that is not a JSON object, a recording
- * without messages, a reply (our format) that answers no recorded command. */
+ * without messages, a reply that answers no recorded command. */
 QmpReplay *qmp_replay_load(const char *path, GError **error);
 /* The same with other limits (0: the default). */
 QmpReplay *qmp_replay_load_full(const char *path, gsize max_file_size,

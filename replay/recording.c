@@ -310,8 +310,8 @@ static gboolean load_libvirt(QmpReplay *rec, const char *data, gsize len,
     return TRUE;
 }
 
-/* Our format: a reply QEMU sent must answer a command the recording has
- * (the server could never send it otherwise). */
+/* A reply QEMU sent must answer a command the recording has (the server
+ * could never send it otherwise). */
 static gboolean check_replies(QmpReplay *rec, GError **error)
 {
     for (guint i = 0; i < rec->entries->len; i++) {
@@ -357,7 +357,7 @@ static QmpReplay *load_owned(char *data, gsize len, const char *name,
     for (guint i = 0; i < rec->entries->len; i++)
         g_array_index(rec->entries, ReplayEntry, i).replied_by = -1;
     link_replies(rec);
-    if (ours && !check_replies(rec, error)) {
+    if (!check_replies(rec, error)) {
         qmp_replay_unref(rec);
         return NULL;
     }
