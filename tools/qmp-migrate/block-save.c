@@ -87,7 +87,7 @@ int qm_cmd_mirror(int argc, char **argv)
         return QM_EXIT_USAGE;
     }
     qm_output_init("mirror", json);
-    g_autoptr(QmpMonitor) mon = qm_connect(source, &error);
+    g_autoptr(QmpMonitor) mon = qm_connect(source, "source", &error);
     if (!mon) {
         qm_result(FALSE, error->message, NULL);
         return QM_EXIT_CONNECT;
@@ -220,7 +220,7 @@ int qm_cmd_save(int argc, char **argv)
         return QM_EXIT_USAGE;
     }
     qm_output_init("save", json);
-    g_autoptr(QmpMonitor) mon = qm_connect(source, &error);
+    g_autoptr(QmpMonitor) mon = qm_connect(source, "source", &error);
     if (!mon) {
         qm_result(FALSE, error->message, NULL);
         return QM_EXIT_CONNECT;
@@ -275,7 +275,7 @@ int qm_cmd_restore(int argc, char **argv)
         qm_result(FALSE, error->message, NULL);
         return QM_EXIT_FAILED;
     }
-    g_autoptr(QmpMonitor) mon = qm_connect(dest, &error);
+    g_autoptr(QmpMonitor) mon = qm_connect(dest, "destination", &error);
     if (!mon) {
         qm_result(FALSE, error->message, NULL);
         return QM_EXIT_CONNECT;

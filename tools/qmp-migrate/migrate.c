@@ -231,8 +231,8 @@ int qm_cmd_migrate(int argc, char **argv)
     qm_output_init("migrate", json);
     if (after > 0)
         postcopy = TRUE;
-    g_autoptr(QmpMonitor) src = qm_connect(source, &error);
-    g_autoptr(QmpMonitor) dst = src ? qm_connect(dest, &error) : NULL;
+    g_autoptr(QmpMonitor) src = qm_connect(source, "source", &error);
+    g_autoptr(QmpMonitor) dst = src ? qm_connect(dest, "destination", &error) : NULL;
     if (!dst) {
         qm_result(FALSE, error->message, NULL);
         return QM_EXIT_CONNECT;
@@ -317,7 +317,7 @@ int qm_cmd_cancel(int argc, char **argv)
         return QM_EXIT_USAGE;
     }
     qm_output_init("cancel", json);
-    g_autoptr(QmpMonitor) src = qm_connect(source, &error);
+    g_autoptr(QmpMonitor) src = qm_connect(source, "source", &error);
     if (!src) {
         qm_result(FALSE, error->message, NULL);
         return QM_EXIT_CONNECT;
@@ -387,8 +387,8 @@ int qm_cmd_recover(int argc, char **argv)
         return QM_EXIT_USAGE;
     }
     qm_output_init("recover", json);
-    g_autoptr(QmpMonitor) src = qm_connect(source, &error);
-    g_autoptr(QmpMonitor) dst = src ? qm_connect(dest, &error) : NULL;
+    g_autoptr(QmpMonitor) src = qm_connect(source, "source", &error);
+    g_autoptr(QmpMonitor) dst = src ? qm_connect(dest, "destination", &error) : NULL;
     if (!dst) {
         qm_result(FALSE, error->message, NULL);
         return QM_EXIT_CONNECT;

@@ -15,6 +15,7 @@
 
 #include "qmp-migrate.h"
 #include "qmp-json.h"
+#include "qmp-recorder.h"
 
 QmOutput qm_out;
 gboolean qm_force_text;
@@ -169,9 +170,17 @@ void qm_result(gboolean ok, const char *error, ...)
     fflush(stdout);
 }
 
-QmpMonitor *qm_connect(const char *addr, GError **error)
+const char *qm_record_prefix;
+
+QmpMonitor *qm_connect(const char *addr, const char *role, GError **error)
 {
     g_autoptr(QmpMonitor) mon = qmp_monitor_new(NULL);
+    if (qm_record_prefix) {
+        g_autofree char *path = g_strdup_printf("%s-%s.jsonl", qm_record_prefix, role);
+        g_autofree char *peer = g_strdup_printf("qemu %s (qmp-migrate)", role);
+        if (!qmp_monitor_record_to_file(mon, path, peer, error))
+            return NULL;
+    }
     const char *colon = strrchr(addr, ':');
     gboolean ok;
     if (!strchr(addr, '/') && colon && !g_file_test(addr, G_FILE_TEST_EXISTS)) {
@@ -235,7 +244,8 @@ static const char usage[] =
     "  qmp-migrate mirror  --source ADDR --device DISK --target PATH [--format FMT]\n"
     "                      [--existing] [--bandwidth MiB/s] [--cancel] [--json]\n"
     "  qmp-migrate demo    [--qemu BINARY] [--json]\n"
-    "  (every command: --json, or --text for human output on a pipe)\n"
+    "  (every command: --json, or --text for human output on a pipe;\n"
+    "   --record PREFIX writes each monitor's conversation to PREFIX-ROLE.jsonl)\n"
     "  qmp-migrate --help | --version\n"
     "\n"
     "Live migration, post-copy recovery, block copy and save/restore of QEMU guests\n"
@@ -254,13 +264,21 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
-    /* --text anywhere: human output even on a pipe (logs). */
+    /* Options of every command: --text (human output even on a pipe, for
+     * logs) and --record PREFIX (record both monitors' conversations). */
     for (int i = 1; i < argc; i++) {
+        int n = 0;
         if (strcmp(argv[i], "--text") == 0) {
             qm_force_text = TRUE;
-            memmove(&argv[i], &argv[i + 1], (argc - i) * sizeof(char *));
-            argc--;
-            break;
+            n = 1;
+        } else if (strcmp(argv[i], "--record") == 0 && i + 1 < argc) {
+            qm_record_prefix = argv[i + 1];
+            n = 2;
+        }
+        if (n) {
+            memmove(&argv[i], &argv[i + n], (argc - i - n + 1) * sizeof(char *));
+            argc -= n;
+            i--;
         }
     }
     static const struct {

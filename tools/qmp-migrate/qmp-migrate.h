@@ -63,8 +63,10 @@ void qm_say(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 void qm_result(gboolean ok, const char *error, ...) G_GNUC_NULL_TERMINATED;
 
 /* Connect and handshake (OOB) a monitor at addr: a unix socket path or
- * HOST:PORT. */
-QmpMonitor *qm_connect(const char *addr, GError **error);
+ * HOST:PORT.  role ("source", "destination") names it in recordings: with
+ * --record PREFIX every message is written to PREFIX-ROLE.jsonl. */
+QmpMonitor *qm_connect(const char *addr, const char *role, GError **error);
+extern const char *qm_record_prefix;
 
 /* Ctrl-C: the first SIGINT calls func (on the main loop); the default
  * action comes back afterwards, so a second Ctrl-C kills. */

@@ -6,7 +6,13 @@ cancel, mirror with pivot, save then restore; with --demo, the demo itself
 (two guests, 200 MiB random RAM, pre-copy then post-copy with preempt,
 memory hashes identical).
 
-usage: test-qmp-migrate.py PATH-TO-qmp-migrate [--demo]
+The migrate --json conversation is recorded (both monitors) into
+replay-tests/recordings/tools-migrate-{source,destination}.jsonl with
+QMPKIT_RERECORD=1, else into a temporary folder, and replayed strictly at
+once through qmp-replay; with --replay QMP-REPLAY, only the committed
+recordings are replayed (no QEMU).
+
+usage: test-qmp-migrate.py PATH-TO-qmp-migrate [--demo | --replay PATH-TO-qmp-replay]
 """
 import json
 import os
@@ -103,6 +109,44 @@ def run(*args, timeout=300):
     return subprocess.run([TOOL, *args], capture_output=True, text=True, timeout=timeout)
 
 
+MIGRATE_ARGS = ['--uri', 'unix:mig.sock', '--json', '--keep-source', '--bandwidth', '100']
+REC_NAME = 'tools-migrate'
+
+
+def recordings_dir():
+    src = os.environ.get('QMPKIT_SOURCE_DIR',
+                         os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+    return os.path.join(src, 'replay-tests', 'recordings')
+
+
+def replay_migrate(replay_tool, rec_dir, tmp):
+    """Serve the recorded pair strictly and run the same migrate against it."""
+    socks = [os.path.join(tmp, 'replay-%s.sock' % r) for r in ('source', 'destination')]
+    servers = []
+    for sock, role in zip(socks, ('source', 'destination')):
+        rec = os.path.join(rec_dir, '%s-%s.jsonl' % (REC_NAME, role))
+        servers.append(subprocess.Popen([replay_tool, 'serve', '--socket', sock, rec],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True))
+    try:
+        deadline = time.monotonic() + 30
+        while not all(os.path.exists(s) for s in socks) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        p = run('migrate', '--source', socks[0], '--dest', socks[1], *MIGRATE_ARGS, timeout=120)
+        res = [l for l in lines_of(p.stdout) if l.get('event') == 'result']
+        check(p.returncode == 0 and res and res[-1]['ok'] and res[-1]['status'] == 'completed',
+              'replayed migrate: completed (%d %s)' % (p.returncode, (p.stdout + p.stderr)[-400:]))
+        for srv, role in zip(servers, ('source', 'destination')):
+            out, err = srv.communicate(timeout=60)
+            check(srv.returncode == 0, 'replayed migrate: the %s conversation as recorded (%s)'
+                  % (role, err[-600:]))
+    finally:
+        for srv in servers:
+            if srv.poll() is None:
+                srv.kill()
+                srv.wait()
+
+
 def test_demo():
     p = run('demo', '--json', timeout=600)
     out = lines_of(p.stdout)
@@ -140,8 +184,10 @@ def test_live(tmp):
         # connections are closed while the tool runs.)
         s, sp = q.start('src', '-device', loader)
         d, dp = q.start('dst', incoming=True)
-        p = run('migrate', '--source', s, '--dest', d, '--json', '--keep-source',
-                '--bandwidth', '100')
+        rerecord = os.environ.get('QMPKIT_RERECORD') == '1'
+        rec_dir = recordings_dir() if rerecord else tmp
+        p = run('--record', os.path.join(rec_dir, REC_NAME), 'migrate', '--source', s,
+                '--dest', d, *MIGRATE_ARGS)
         out = lines_of(p.stdout)
         res = [l for l in out if l.get('event') == 'result']
         prog = [l for l in out if l.get('event') == 'progress']
@@ -162,6 +208,7 @@ def test_live(tmp):
               '--keep-source: the source stays, paused')
         qs.cmd('quit')
         qs.close()
+        replay_migrate(REPLAY, rec_dir, tmp)
 
         # Ctrl-C: a slow migration (random RAM, 8 MiB/s) cancelled by SIGINT.
         s, sp = q.start('src2', '-device', loader)
@@ -284,6 +331,16 @@ def test_live(tmp):
 
 
 def main():
+    global REPLAY
+    if '--replay' in sys.argv:
+        REPLAY = sys.argv[sys.argv.index('--replay') + 1]
+        tmp = tempfile.mkdtemp(prefix='qmp-migrate-replay-')
+        try:
+            replay_migrate(REPLAY, recordings_dir(), tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return 1 if failures else 0
+    REPLAY = os.path.join(os.path.dirname(TOOL), '..', 'qmp-replay', 'qmp-replay')
     if not shutil.which(QEMU) or not shutil.which('qemu-img'):
         print('skipped: %s or qemu-img not found' % QEMU)
         return 77
