@@ -109,6 +109,53 @@ static QmpMonitor *spawn_guest(const char *qemu, const char *rand, gboolean inco
     return g_steal_pointer(&mon);
 }
 
+/* The figures of one migration, for the summary table. */
+typedef struct {
+    gboolean done, postcopy, preempt, identical;
+    gint64 total_ms, downtime_ms;
+    guint64 bytes, passes;
+} Figures;
+
+static void take_figures(Figures *f, QmpMigration *mig)
+{
+    const QmpMigrationProgress *p = qmp_migration_get_progress(mig);
+    f->done = TRUE;
+    f->postcopy = p->postcopy;
+    f->preempt = qmp_migration_get_preempt(mig);
+    f->total_ms = p->total_time;
+    f->downtime_ms = p->downtime;
+    f->bytes = p->transferred;
+    f->passes = p->pass;
+}
+
+static void print_summary(const Figures *f)
+{
+    if (qm_out.json)
+        return;
+    qm_progress_break();
+    printf("\n%-24s %-16s %s\n", "", "pre-copy", f[1].preempt ? "post-copy + preempt" : "post-copy");
+    char a[64], b[64];
+#define ROW(label, fmt, ...)                                           \
+    do {                                                               \
+        for (int i = 0; i < 2; i++) {                                  \
+            char *o = i ? b : a;                                       \
+            if (f[i].done)                                             \
+                g_snprintf(o, 64, fmt, __VA_ARGS__);                   \
+            else                                                       \
+                g_snprintf(o, 64, "-");                                \
+        }                                                              \
+        printf("%-24s %-16s %s\n", label, a, b);                       \
+    } while (0)
+    ROW("total time", "%" G_GINT64_FORMAT " ms", f[i].total_ms);
+    ROW("downtime", "%" G_GINT64_FORMAT " ms", f[i].downtime_ms);
+    ROW("moved", "%.1f MiB", f[i].bytes / 1048576.0);
+    ROW("average rate", "%.1f MiB/s",
+        f[i].total_ms > 0 ? f[i].bytes / 1048576.0 / (f[i].total_ms / 1000.0) : 0.0);
+    ROW("passes over RAM", "%" G_GUINT64_FORMAT, f[i].passes);
+    ROW("guest memory (sha256)", "%s", f[i].identical ? "identical" : "DIFFERS");
+#undef ROW
+}
+
 /* Both sides' region against the random file's hash. */
 static gboolean check_memory(QmpMonitor *a, QmpMonitor *b, const char *want, const char *dir,
                              const char *label, GError **error)
@@ -169,6 +216,8 @@ int qm_cmd_demo(int argc, char **argv)
     }
     int code = QM_EXIT_OK;
     QmpMonitor *a = NULL, *b = NULL, *c = NULL;
+    Figures fig[2] = { { 0 } };
+    qm_out.quiet = TRUE; /* text: one table at the end */
     a = spawn_guest(bin, rand, FALSE, &error);
     b = a ? spawn_guest(bin, NULL, TRUE, &error) : NULL;
     if (!b) {
@@ -190,12 +239,16 @@ int qm_cmd_demo(int argc, char **argv)
         qmp_migration_set_flags(mig, QMP_MIGRATION_KEEP_SOURCE);
         GError *e = qm_migration_run(mig, NULL);
         qm_migration_report(mig, e, "pre-copy");
+        take_figures(&fig[0], mig);
+        if (e)
+            fprintf(stderr, "qmp-migrate demo: %s\n", e->message);
         code = qm_migration_exit_code(e);
         g_clear_error(&e);
         if (code != QM_EXIT_OK)
             goto out;
     }
-    if (!check_memory(a, b, want, dir, "pre-copy", &error)) {
+    fig[0].identical = check_memory(a, b, want, dir, "pre-copy", &error);
+    if (!fig[0].identical) {
         if (error)
             qm_result(FALSE, error->message, NULL);
         code = error ? QM_EXIT_FAILED : QM_EXIT_MISMATCH;
@@ -219,6 +272,9 @@ int qm_cmd_demo(int argc, char **argv)
         qmp_migration_set_postcopy_policy(mig, 1, 0);
         GError *e = qm_migration_run(mig, NULL);
         qm_migration_report(mig, e, "post-copy");
+        take_figures(&fig[1], mig);
+        if (e)
+            fprintf(stderr, "qmp-migrate demo: %s\n", e->message);
         code = qm_migration_exit_code(e);
         g_clear_error(&e);
         if (code != QM_EXIT_OK)
@@ -229,13 +285,15 @@ int qm_cmd_demo(int argc, char **argv)
             goto out;
         }
     }
-    if (!check_memory(b, c, want, dir, "post-copy", &error)) {
+    fig[1].identical = check_memory(b, c, want, dir, "post-copy", &error);
+    if (!fig[1].identical) {
         if (error)
             qm_result(FALSE, error->message, NULL);
         code = error ? QM_EXIT_FAILED : QM_EXIT_MISMATCH;
         goto out;
     }
 out:
+    print_summary(fig);
     close_guest(&a);
     close_guest(&b);
     close_guest(&c);

@@ -154,7 +154,7 @@ void qm_result(gboolean ok, const char *error, ...)
     for (const char *k = va_arg(ap, const char *); k; k = va_arg(ap, const char *)) {
         const char *v = va_arg(ap, const char *);
         g_string_append_printf(j, ", \"%s\": %s", k, v);
-        if (!qm_out.json) {
+        if (!qm_out.json && !qm_out.quiet) {
             /* Text: strings without their quotes. */
             gsize l = strlen(v);
             if (l >= 2 && v[0] == '"')

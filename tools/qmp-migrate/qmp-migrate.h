@@ -27,6 +27,7 @@ typedef struct {
     gboolean tty;      /* draw a bar (stdout is a terminal and not json) */
     gboolean lines;    /* text on a pipe (--text): a line when pass or status changes */
     char *last_key;    /* the pass/status of the last line printed */
+    gboolean quiet;    /* text mode: results print nothing (the caller sums up) */
     gboolean bar_open; /* a bar line is on screen without its newline */
     const char *op;    /* "migrate", "mirror", "save", ... */
 } QmOutput;
