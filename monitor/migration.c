@@ -81,7 +81,7 @@ struct _QmpMigration {
     gboolean postcopy_requested_switch, cancel_requested, cancel_sent;
     gboolean src_paused, dst_paused;
     QmpMigrationStatus last_status;
-    guint64 last_transferred, last_remaining;
+    guint64 last_transferred, last_remaining, min_remaining;
     guint stall_polls, shrink_polls, wait_polls, recover_tries, n_polls_active;
     gboolean resuming; /* resume sent; the source not yet seen out of paused */
     guint resume_polls;
@@ -564,7 +564,6 @@ static void on_poll_reply(QmpMigration *m, const QmpJson *ret, const GError *err
         return;
     }
     guint64 prev_transferred = m->progress.transferred;
-    guint64 prev_remaining = m->progress.remaining;
     QmpMigrationStatus prev_status = m->last_status;
     update_progress(m, info);
     m->last_status = m->progress.status;
@@ -607,12 +606,16 @@ static void on_poll_reply(QmpMigration *m, const QmpJson *ret, const GError *err
         break;
     }
 
-    /* The post-copy policy. */
+    /* The post-copy policy: "stopped shrinking" is no new low of the
+     * remaining RAM in so many polls (within a pass it shrinks, then the
+     * next pass adds what was dirtied again). */
     if (m->progress.status == QMP_MIGRATION_STATUS_ACTIVE) {
-        if (m->n_polls_active++ > 0 && m->progress.remaining >= prev_remaining)
-            m->shrink_polls++;
-        else
+        if (m->n_polls_active++ == 0 || m->progress.remaining < m->min_remaining) {
+            m->min_remaining = m->progress.remaining;
             m->shrink_polls = 0;
+        } else {
+            m->shrink_polls++;
+        }
     }
     if ((m->flags & QMP_MIGRATION_POSTCOPY) && !m->progress.postcopy &&
         !m->postcopy_requested_switch && m->progress.status == QMP_MIGRATION_STATUS_ACTIVE &&

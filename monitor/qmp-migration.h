@@ -185,8 +185,9 @@ gboolean qmp_migration_set_multifd_channels(QmpMigration *mig, gint channels,
 
 /* The post-copy policy (needs QMP_MIGRATION_POSTCOPY): switch by itself
  * after `after_passes` passes over RAM (0: never on that ground), and/or
- * when the remaining RAM did not shrink in `not_shrinking_polls` consecutive
- * polls (0: never on that ground).  Default: manual only. */
+ * when the remaining RAM stopped shrinking: it reached no new low in
+ * `not_shrinking_polls` consecutive polls (0: never on that ground).
+ * Default: manual only. */
 void qmp_migration_set_postcopy_policy(QmpMigration *mig, guint after_passes,
                                        guint not_shrinking_polls);
 
