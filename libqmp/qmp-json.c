@@ -275,7 +275,8 @@ parser_alloc(Parser *p, gsize n)
 static inline const char *
 keep_string(Parser *p, const unsigned char *s, size_t l)
 {
-    if (G_LIKELY((const char *) s >= p->text &&
+    /* (no text: the builder; NULL + 0 is undefined behaviour in C) */
+    if (G_LIKELY(p->text != NULL && (const char *) s >= p->text &&
                  (const char *) s + l < p->text + p->text_len)) {
         ((char *) s)[l] = '\0';
         return (const char *) s;

@@ -23,6 +23,10 @@ void qmp_session_dispatch_event(QmpMonitor *mon, const QmpJson *root, const char
     gint64 sec = 0, usec = 0;
     qmp_session_json_int(ts, "seconds", &sec);
     qmp_session_json_int(ts, "microseconds", &usec);
+    /* a peer may send any integers: saturate instead of overflowing */
+    const gint64 max_sec = G_MAXINT64 / G_USEC_PER_SEC - 1;
+    sec = CLAMP(sec, -max_sec, max_sec);
+    usec = CLAMP(usec, -G_USEC_PER_SEC, G_USEC_PER_SEC);
     gint64 stamp = sec * G_USEC_PER_SEC + usec;
 
     mon->sub_depth++;

@@ -125,6 +125,34 @@ static void test_greeting_types(void)
     end_peer(mon, peer);
 }
 
+/* ---- event timestamps ------------------------------------------------- */
+
+static void on_any_event(QmpMonitor *mon, const char *event, const QmpJson *data,
+                         gint64 ts, gpointer user_data)
+{
+    *(gint64 *) user_data = ts;
+}
+
+/* A timestamp whose seconds overflow microseconds in 64 bits saturates
+ * (found by the dispatch fuzz target with UBSan: signed overflow). */
+static void test_event_timestamp_overflow(void)
+{
+    pid_t peer;
+    GError *error = NULL;
+    gint64 ts = 0;
+    QmpMonitor *mon = with_peer("greeting\nok\nsend {\"event\": \"STOP\", \"timestamp\": "
+                                "{\"seconds\": 179640088255841, \"microseconds\": 5}}\n"
+                                "ok\ndrain", &peer);
+    qmp_monitor_subscribe(mon, NULL, on_any_event, &ts, NULL);
+    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 10000, &error));
+    g_assert_no_error(error);
+    g_autoptr(QmpJsonDoc) doc = qmp_monitor_execute(mon, "query-status", NULL, 0, NULL, 0,
+                                                    10000, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(ts, >=, (G_MAXINT64 / G_USEC_PER_SEC - 1) * G_USEC_PER_SEC);
+    end_peer(mon, peer);
+}
+
 /* ---- closing a wedged QEMU -------------------------------------------- */
 
 static QmpMonitor *spawn_qemu(GPid *pid)
@@ -378,6 +406,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     signal(SIGPIPE, SIG_IGN);
     g_test_add_func("/monitor/harden/greeting-types", test_greeting_types);
+    g_test_add_func("/monitor/harden/event-timestamp-overflow", test_event_timestamp_overflow);
     g_test_add_func("/monitor/harden/close-wedged", test_close_wedged);
     g_test_add_func("/monitor/harden/close-async-wedged", test_close_async_wedged);
     g_test_add_func("/monitor/harden/close-async-quits", test_close_async_quits);
