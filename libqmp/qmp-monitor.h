@@ -232,12 +232,15 @@ void qmp_monitor_unsubscribe(QmpMonitor *mon, guint id);
 void qmp_monitor_set_trace(QmpMonitor *mon, QmpTraceFunc func,
                            gpointer user_data, GDestroyNotify destroy);
 
-/* Members whose string values the trace never sees (replaced by "<redacted>").
- * Default set, at any depth of a message in either direction:
- *   "password", "new-password", "old-password", "passphrase", "secret"
- * plus "data" in any object whose "qom-type" is "secret" (object-add of a
- * secret object; its "data" is the secret itself).  Names of secret objects
- * ("key-secret", "passwordid", ...) are references, not secrets, and stay. */
+/* What the trace never sees (each value becomes "<redacted>", in either
+ * direction; docs/secrets.md): the members the schema marks secret (the
+ * feature 'secret': a set_password "password", the "data" and "iv" of an
+ * object whose "qom-type" is "secret", a human-monitor-command's
+ * "command-line"), qom-set's "value" and qom-get's reply when the property
+ * is named like one of those, and any message that cannot be parsed (hidden
+ * whole).  Ids of secret objects ("key-secret", "keyid", "passwordid")
+ * are references, not secrets, and stay.  This adds name to the members
+ * hidden, at any depth. */
 void qmp_monitor_add_secret_member(QmpMonitor *mon, const char *name);
 
 /* ---- settings and state -------------------------------------------------- */

@@ -121,6 +121,18 @@ struct _QmpTypeInfo {
     guint32 n_variants;
 };
 
+/* A member marked secret in the schema (the feature 'secret', see
+ * docs/secrets.md): its value is hidden from traces and recordings in any
+ * object that has a member `name` (and, when discriminator is not NULL,
+ * whose member `discriminator` is the string `value`: a union branch, e.g.
+ * "data" of an object whose "qom-type" is "secret").  The generator emits
+ * the list as <prefix>_secret_members. */
+typedef struct {
+    const char *name;
+    const char *discriminator;
+    const char *value;
+} QmpSecretMember;
+
 /* Decoding options. */
 typedef enum {
     QMP_DECODE_DEFAULT = 0,

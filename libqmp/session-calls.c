@@ -9,7 +9,6 @@
 #include <string.h>
 #include "session-private.h"
 #include <yajl/yajl_gen.h>
-#include "trace.h"
 
 #define EAGER_BATCH 16 /* commands queued by callbacks written together */
 #define ID_PREFIX "qmpkit-"
@@ -289,16 +288,26 @@ static void message_write(const Message *m, char *w)
     memcpy(w, "\"}\r\n", 5);  /* with the NUL */
 }
 
-/* The redacted text of m for the trace (args: its arguments), or NULL when
- * nothing in it is secret or nobody traces. */
-static char *trace_text(QmpMonitor *mon, const Message *m, const QmpJson *args,
-                        gsize *len)
+/* The text of m for the trace with the secrets in args (the arguments of
+ * command) hidden, or NULL when nothing in them is secret or nobody
+ * traces. */
+static char *trace_text(QmpMonitor *mon, const Message *m, const char *command,
+                        const QmpJson *args, gsize *len)
 {
-    if (!mon->trace || !args || !qmp_trace_has_secret(args, mon->secret_names))
+    if (!mon->trace)
+        return NULL;
+    char id_json[32];
+    int n = g_snprintf(id_json, sizeof(id_json), "\"" ID_PREFIX);
+    for (int nd = m->nd; nd > 0; )
+        id_json[n++] = m->digits[--nd];
+    id_json[n++] = '"';
+    id_json[n] = '\0';
+    gsize args_len;
+    g_autofree char *redacted = qmp_redactor_command(mon->redactor, command, args,
+                                                     id_json, &args_len);
+    if (!redacted)
         return NULL;
     Message r = *m;
-    gsize args_len;
-    g_autofree char *redacted = qmp_trace_redact(args, mon->secret_names, &args_len);
     r.args = redacted;
     r.args_len = args_len;
     *len = message_size(&r);
@@ -423,7 +432,7 @@ QmpCall *qmp_session_start(QmpMonitor *mon, QmpRequest *req, gpointer tag,
     out->len = total;
     out->id = call->id;
     out->oob = m.oob;
-    out->trace_text = trace_text(mon, &m, args, &out->trace_len);
+    out->trace_text = trace_text(mon, &m, req->command, args, &out->trace_len);
     if (gen)
         yajl_gen_free(gen);
 

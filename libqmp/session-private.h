@@ -23,6 +23,7 @@
 #include "qmp-monitor.h"
 #include "call.h"
 #include "framing.h"
+#include "redact.h"
 
 struct _QmpOut {
     GList link;         /* in outq or held (link.data is this QmpOut) */
@@ -98,7 +99,7 @@ struct _QmpMonitor {
     QmpTraceFunc trace;
     gpointer trace_data;
     GDestroyNotify trace_destroy;
-    GHashTable *secret_names;
+    QmpRedactor *redactor;   /* hides secrets from the trace */
 };
 
 /* The "closed" signal's id (session.c). */

@@ -19,7 +19,6 @@
 #include <unistd.h>
 #include <glib-unix.h>
 #include "session-private.h"
-#include "trace.h"
 #include "transport.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -171,20 +170,22 @@ static gboolean line_cb(const char *line, gsize len, guint64 offset, gpointer da
                                 "malformed message at stream offset %" G_GUINT64_FORMAT
                                 ": %s", offset, err->message);
         g_error_free(err);
-        if (mon->trace)
-            mon->trace(mon, QMP_TRACE_IN, line, len, NULL, 0, mon->trace_data);
+        if (mon->trace) {
+            /* it may be anything, a secret included: hidden whole */
+            gsize n;
+            g_autofree char *s = qmp_redactor_unparsable(len, &n);
+            mon->trace(mon, QMP_TRACE_IN, s, n, NULL, 0, mon->trace_data);
+        }
         return FALSE;
     }
     if (mon->trace) {
-        const QmpJson *root = qmp_json_doc_root(doc);
-        if (qmp_trace_has_secret(root, mon->secret_names)) {
-            gsize n;
-            char *s = qmp_trace_redact(root, mon->secret_names, &n);
+        gsize n;
+        g_autofree char *s = qmp_redactor_message(mon->redactor, QMP_TRACE_IN,
+                                                  qmp_json_doc_root(doc), &n);
+        if (s)
             mon->trace(mon, QMP_TRACE_IN, s, n, NULL, 0, mon->trace_data);
-            g_free(s);
-        } else {
+        else
             mon->trace(mon, QMP_TRACE_IN, line, len, NULL, 0, mon->trace_data);
-        }
     }
     g_ptr_array_add(mon->inbox, doc);
     return TRUE;

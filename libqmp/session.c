@@ -13,7 +13,6 @@
  *                      pending
  */
 #include "session-private.h"
-#include "trace.h"
 
 /* ---- GObject ----------------------------------------------------------- */
 
@@ -43,7 +42,7 @@ static void qmp_monitor_finalize(GObject *object)
     g_hash_table_unref(mon->pending);
     g_hash_table_unref(mon->abandoned);
     g_ptr_array_unref(mon->call_pool);
-    g_hash_table_unref(mon->secret_names);
+    qmp_redactor_free(mon->redactor);
     qmp_json_parser_free(mon->parser);
     for (guint i = mon->inbox_head; i < mon->inbox->len; i++)
         qmp_json_doc_unref(g_ptr_array_index(mon->inbox, i));
@@ -82,7 +81,7 @@ static void qmp_monitor_init(QmpMonitor *mon)
                                          g_object_unref);
     mon->abandoned = g_hash_table_new(g_direct_hash, g_direct_equal);
     mon->call_pool = g_ptr_array_new_with_free_func(g_object_unref);
-    mon->secret_names = qmp_trace_secret_names_new();
+    mon->redactor = qmp_redactor_new();
 }
 
 QmpMonitor *qmp_monitor_new(GMainContext *context)
@@ -150,7 +149,7 @@ void qmp_monitor_add_secret_member(QmpMonitor *mon, const char *name)
 {
     g_return_if_fail(QMP_IS_MONITOR(mon));
     g_return_if_fail(name != NULL);
-    g_hash_table_add(mon->secret_names, g_strdup(name));
+    qmp_redactor_add_member(mon->redactor, name);
 }
 
 void qmp_monitor_set_max_message_size(QmpMonitor *mon, gsize max)

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "qmp-replay.h"
+#include "qmp-commands.h"
 
 #define HDR "{\"qmpkit-recording\": 1, \"peer\": \"test\"}\n"
 #define GREETING "{\"dir\": \"in\", \"seq\": 0, \"t\": 0.0, \"msg\": {\"QMP\": {\"version\": " \
@@ -267,37 +268,74 @@ static void test_recorder_roundtrip(void)
     rmdir(dir);
 }
 
+#define OUT(seq, id, body) "{\"dir\": \"out\", \"seq\": " #seq ", \"t\": 0.1, \"msg\": " \
+    "{\"execute\": " body ", \"id\": \"qmpkit-" #id "\"}}\n"
+#define IN(seq, id, ret) "{\"dir\": \"in\", \"seq\": " #seq ", \"t\": 0.1, \"msg\": " \
+    "{\"return\": " ret ", \"id\": \"qmpkit-" #id "\"}}\n"
+
+/* Every kind of secret, sent by the client and answered by the server,
+ * recorded by the library (qmp_monitor_record_to_file) and grepped for. */
 static void test_record_to_file_redacts(void)
 {
     static const char text[] = HDR GREETING CAPS
-        "{\"dir\": \"out\", \"seq\": 3, \"t\": 0.03, \"msg\": {\"execute\": \"change-vnc-password\", "
-        "\"arguments\": {\"password\": \"hunter2\"}, \"id\": \"qmpkit-2\"}}\n"
-        "{\"dir\": \"in\", \"seq\": 4, \"t\": 0.04, \"msg\": {\"return\": {}, \"id\": \"qmpkit-2\"}}\n";
+        OUT(3, 2, "\"object-add\", \"arguments\": {\"qom-type\": \"secret\", \"id\": \"sec0\", "
+                  "\"data\": \"typed-S3CRET\", \"iv\": \"iv-S3CRET\"}")
+        IN(4, 2, "{}")
+        OUT(5, 3, "\"set_password\", \"arguments\": {\"protocol\": \"vnc\", "
+                  "\"password\": \"hunter2\"}")
+        IN(6, 3, "{}")
+        OUT(7, 4, "\"qom-get\", \"arguments\": {\"path\": \"/objects/sec0\", \"property\": \"data\"}")
+        IN(8, 4, "\"qomget-S3CRET\"")
+        OUT(9, 5, "\"qom-set\", \"arguments\": {\"path\": \"/objects/sec0\", \"property\": \"data\", "
+                  "\"value\": \"qomset-S3CRET\"}")
+        IN(10, 5, "{}")
+        OUT(11, 6, "\"human-monitor-command\", \"arguments\": "
+                   "{\"command-line\": \"change vnc password hmp-S3CRET\"}")
+        IN(12, 6, "\"\"");
     GError *error = NULL;
     g_autoptr(QmpReplay) rec = load(text);
     QmpReplayServer *s;
     QmpMonitor *mon = qmp_replay_test_start_full(rec, QMP_REPLAY_STRICT, NULL, &s);
-    qmp_replay_server_set_schema(s, NULL);
     g_autofree char *dir = g_dir_make_tmp("qmpkit-rec-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "r.jsonl", NULL);
     g_assert_true(qmp_monitor_record_to_file(mon, path, "replay", &error));
     g_assert_no_error(error);
     g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 5000, &error));
-    g_autoptr(QmpJsonDoc) r = qmp_monitor_execute(mon, "change-vnc-password",
-                                                  "{\"password\": \"hunter2\"}", 0, NULL, 0,
-                                                  5000, NULL, &error);
+
+    /* typed: the secret's value goes through the one encoder */
+    QmpObjectOptions obj = { .qom_type = QMP_OBJECT_TYPE_SECRET, .id = "sec0" };
+    obj.u.secret.data = "typed-S3CRET";
+    obj.u.secret.iv = "iv-S3CRET";
+    g_assert_true(qmp_object_add(mon, &obj, &error));
     g_assert_no_error(error);
+    const char *calls[][2] = {
+        { "set_password", "{\"protocol\": \"vnc\", \"password\": \"hunter2\"}" },
+        { "qom-get", "{\"path\": \"/objects/sec0\", \"property\": \"data\"}" },
+        { "qom-set", "{\"path\": \"/objects/sec0\", \"property\": \"data\", "
+                     "\"value\": \"qomset-S3CRET\"}" },
+        { "human-monitor-command", "{\"command-line\": \"change vnc password hmp-S3CRET\"}" },
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(calls); i++) {
+        g_autoptr(QmpJsonDoc) r = qmp_monitor_execute(mon, calls[i][0], calls[i][1], 0,
+                                                      NULL, 0, 5000, NULL, &error);
+        g_assert_no_error(error);
+    }
     qmp_replay_test_assert_done(s);
     g_object_unref(mon); /* completes the file */
     qmp_replay_server_free(s);
     g_autofree char *written = NULL;
     g_assert_true(g_file_get_contents(path, &written, NULL, NULL));
-    g_assert_null(strstr(written, "hunter2"));
+    g_test_message("%s", written);
+    const char *secrets[] = { "typed-S3CRET", "iv-S3CRET", "hunter2", "qomget-S3CRET",
+                              "qomset-S3CRET", "hmp-S3CRET" };
+    for (guint i = 0; i < G_N_ELEMENTS(secrets); i++)
+        g_assert_null(strstr(written, secrets[i]));
     g_assert_nonnull(strstr(written, "\"password\":\"<redacted>\""));
+    g_assert_nonnull(strstr(written, "\"id\":\"sec0\""));
     /* The recording of the replay is itself a recording of the same talk. */
     g_autoptr(QmpReplay) again = qmp_replay_load(path, &error);
     g_assert_no_error(error);
-    g_assert_cmpuint(qmp_replay_get_n_messages(again), ==, 5);
+    g_assert_cmpuint(qmp_replay_get_n_messages(again), ==, 13);
     unlink(path);
     rmdir(dir);
 }

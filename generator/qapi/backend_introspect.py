@@ -22,6 +22,7 @@ from .cond import evaluate, conj
 from .schema import (AlternateType, ArrayType, BuiltinType, Command, EnumType,
                      Event, ObjectType)
 from . import output
+from .cmodel import SECRET_FEATURE
 
 
 class _Item:
@@ -86,14 +87,17 @@ class Introspector:
         return self.mask(typ.name)
 
     def features(self, features):
-        return [_Item(f.name, f.ifcond) for f in features]
+        # 'secret' is our own annotation (docs/secrets.md): QEMU has no
+        # such feature, so what it would return leaves it out
+        return [_Item(f.name, f.ifcond) for f in features
+                if f.name != SECRET_FEATURE]
 
     def tree(self, name, mtype, obj, ifcond=None, features=()):
         if mtype not in ('command', 'event', 'builtin', 'array'):
             name = self.mask(name)
         obj['name'] = name
         obj['meta-type'] = mtype
-        if features and self.shape['features']:
+        if self.features(features) and self.shape['features']:
             obj['features'] = self.features(features)
         self.trees.append(_Item(obj, ifcond))
 
@@ -101,7 +105,7 @@ class Introspector:
         obj = {'name': m.name, 'type': self.use(m.type)}
         if m.optional:
             obj['default'] = None
-        if m.features and self.shape['member-features']:
+        if self.features(m.features) and self.shape['member-features']:
             obj['features'] = self.features(m.features)
         return _Item(obj, m.ifcond)
 
@@ -114,7 +118,7 @@ class Introspector:
                 members = []
                 for m in t.members:
                     mo = {'name': m.name}
-                    if m.features:
+                    if self.features(m.features):
                         mo['features'] = self.features(m.features)
                     members.append(_Item(mo, m.ifcond))
                 obj['members'] = members

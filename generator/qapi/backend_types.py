@@ -271,6 +271,15 @@ class TypesGen:
         h += self.h_decls
         h.append('\nG_END_DECLS\n')
         c = [guard, '#include "%s-types.h"\n\n' % P] + self.c
+        h.insert(-1, '/* The members marked secret in the schema (feature \'secret\'):\n'
+                 ' * what trace and record redaction hides.  Ends with a NULL name. */\n'
+                 'extern const QmpSecretMember %s_secret_members[];\n' % P)
+        rows = ['    { "%s", %s, %s },' % (n, '"%s"' % d if d else 'NULL',
+                                          '"%s"' % v if v else 'NULL')
+                for n, d, v in m.secret_members()]
+        c.append('const QmpSecretMember %s_secret_members[] = {\n%s'
+                 '    { NULL, NULL, NULL },\n};\n'
+                 % (P, ''.join(r + '\n' for r in rows)))
         output.write(self.outdir, '%s-types.h' % P, '\n'.join(h))
         output.write(self.outdir, '%s-types.c' % P, '\n'.join(c))
 

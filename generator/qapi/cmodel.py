@@ -10,8 +10,10 @@ from .schema import (AlternateType, ArrayType, BuiltinType, Command, EnumType,
                      Event, ObjectType, c_name, camel_case, camel_to_snake)
 from .source import SchemaError
 
-SECRET_MEMBERS = frozenset(['password', 'secret', 'key-secret',
-                            'passwordid', 'new-secret'])
+# The feature that marks a member whose value must never reach a trace, log
+# or recording (docs/secrets.md).  It is ours, not QEMU's: introspection
+# leaves it out.
+SECRET_FEATURE = 'secret'
 
 RUNTIME_NAMES = frozenset('''
     QmpMonitor QmpJson QmpJsonDoc QmpJsonType QmpTypeInfo QmpMemberInfo
@@ -187,7 +189,7 @@ class CModel:
             f.append('QMP_INFO_DEPRECATED')
         if 'unstable' in names:
             f.append('QMP_INFO_UNSTABLE')
-        if name in SECRET_MEMBERS:
+        if SECRET_FEATURE in names:
             f.append('QMP_INFO_SECRET')
         return ' | '.join(f) or '0'
 
@@ -212,6 +214,36 @@ class CModel:
             if owner is not None:
                 return owner.doc
         return None
+
+    def is_secret(self, member):
+        return any(f.name == SECRET_FEATURE and evaluate(f.ifcond, self.defined)
+                   for f in member.features)
+
+    def secret_members(self):
+        """(name, discriminator, value) of every member marked secret: a
+        member reached through a union branch is secret in an object whose
+        discriminator has that branch's value; any other is secret wherever
+        its name appears.  Sorted, without duplicates."""
+        out = set()
+        in_branch = set()
+        for t in self.c_types():
+            if not isinstance(t, ObjectType) or not t.variants:
+                continue
+            tag = t.variants.tag_member.name
+            for v in self.variants(t):
+                b = v.type
+                while b is not None:
+                    in_branch.add(id(b))
+                    b = b.base
+                for mem in self.members(v.type):
+                    if self.is_secret(mem):
+                        out.add((mem.name, tag, v.name))
+        for t in self.c_types():
+            if isinstance(t, ObjectType) and id(t) not in in_branch:
+                for mem in self.members(t):
+                    if self.is_secret(mem):
+                        out.add((mem.name, None, None))
+        return sorted(out, key=lambda x: (x[0], x[1] or '', x[2] or ''))
 
     def member_since(self, m):
         owner = m.owner

@@ -363,6 +363,28 @@ qom(QmpMonitor *mon)
     g_assert_cmpint(qmp_json_doc_root(got)->type, ==, QMP_JSON_BOOL);
     g_assert_false(qmp_json_doc_root(got)->v.b);
 
+    /* a secret object: created, its data read back, deleted */
+    QmpObjectOptions sec = { .qom_type = QMP_OBJECT_TYPE_SECRET,
+                             .id = (char *)"wrapper-sec" };
+    sec.u.secret.data = (char *)"c2VjcmV0";
+    sec.u.secret.has_format = TRUE;
+    sec.u.secret.format = QMP_QCRYPTO_SECRET_FORMAT_BASE64;
+    OK(qmp_object_add(mon, &sec, error));
+    QmpQomGetArgs get_sec = { .path = (char *)"/objects/wrapper-sec",
+                              .property = (char *)"format" };
+    g_autoptr(QmpJsonDoc) fmt = qmp_qom_get(mon, &get_sec, &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(qmp_json_get_string(qmp_json_doc_root(fmt)), ==, "base64");
+    QmpObjectDelArgs del = { .id = (char *)"wrapper-sec" };
+    OK(qmp_object_del(mon, &del, error));
+
+    /* no VNC display here: QEMU refuses, after decoding the union */
+    QmpSetPasswordOptions pw = { .protocol = QMP_DISPLAY_PROTOCOL_VNC,
+                                 .password = (char *)"pw" };
+    g_assert_false(qmp_set_password(mon, &pw, &error));
+    g_assert_error(error, QMP_COMMAND_ERROR, QMP_COMMAND_ERROR_GENERIC_ERROR);
+    g_clear_error(&error);
+
     QmpQomListTypesArgs types = { .implements = (char *)"x86_64-cpu" };
     QmpObjectTypeInfo **tl = qmp_qom_list_types(mon, &types, &n, &error);
     g_assert_no_error(error);

@@ -15,7 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "qmp-replay.h"
-#include "trace.h" /* libqmp's secret redaction (exported, not installed) */
+#include "redact.h" /* libqmp's secret redaction (exported, not installed) */
 #include "transport.h" /* and its fd passing */
 #include "qmp-introspect.h" /* the project's schema */
 
@@ -145,7 +145,10 @@ typedef struct {
     guint fds_pending;
 } Pipe;
 
-static void record_message(QmpRecorder *r, GHashTable *secrets, QmpTraceDirection dir,
+/* One message as the recording keeps it: secrets hidden (libqmp's one
+ * redaction), a message that cannot be parsed hidden whole (QEMU accepts
+ * single-quoted JSON, which we do not parse: it may hold anything). */
+static void record_message(QmpRecorder *r, QmpRedactor *red, QmpTraceDirection dir,
                            const char *text, gsize len, guint n_fds)
 {
     while (len > 0 && g_ascii_isspace(*text)) {
@@ -153,21 +156,14 @@ static void record_message(QmpRecorder *r, GHashTable *secrets, QmpTraceDirectio
         len--;
     }
     g_autoptr(QmpJsonDoc) doc = qmp_json_parse(text, len, 0, NULL);
-    if (!doc) {
-        /* Not JSON: keep it as a string so the file stays readable. */
-        g_autofree char *s = g_strndup(text, len);
-        GString *q = g_string_new("{\"qmp-replay-unparsed\": \"");
-        qmp_json_append_escaped(q, s, strlen(s));
-        g_string_append(q, "\"}");
-        qmp_recorder_add(r, dir, q->str, q->len, n_fds);
-        g_string_free(q, TRUE);
-        return;
+    gsize n;
+    g_autofree char *s = doc ? qmp_redactor_message(red, dir, qmp_json_doc_root(doc), &n)
+                             : qmp_redactor_unparsable(len, &n);
+    if (!s) {
+        s = qmp_json_to_string(qmp_json_doc_root(doc));
+        n = strlen(s);
     }
-    const QmpJson *root = qmp_json_doc_root(doc);
-    gsize out_len;
-    g_autofree char *compact = qmp_trace_has_secret(root, secrets)
-        ? qmp_trace_redact(root, secrets, &out_len) : qmp_json_to_string(root);
-    qmp_recorder_add(r, dir, compact, strlen(compact), n_fds);
+    qmp_recorder_add(r, dir, s, n, n_fds);
 }
 
 static gboolean write_all(int fd, const char *p, gsize n, const int *fds, guint n_fds)
@@ -185,7 +181,7 @@ static gboolean write_all(int fd, const char *p, gsize n, const int *fds, guint 
 }
 
 /* Move what is readable on pipe->from to pipe->to; FALSE at EOF/error. */
-static gboolean pump(Pipe *pipe, QmpRecorder *r, GHashTable *secrets)
+static gboolean pump(Pipe *pipe, QmpRecorder *r, QmpRedactor *secrets)
 {
     char chunk[65536];
     int fds[MAX_FDS];
@@ -280,7 +276,7 @@ static int cmd_record(int argc, char **argv)
         close(qemu);
         return 2;
     }
-    g_autoptr(GHashTable) secrets = qmp_trace_secret_names_new();
+    g_autoptr(QmpRedactor) secrets = qmp_redactor_new();
     Pipe pipes[2] = {
         { qemu, client, QMP_TRACE_IN, g_string_new(NULL), { 0 }, 0 },
         { client, qemu, QMP_TRACE_OUT, g_string_new(NULL), { 0 }, 0 },

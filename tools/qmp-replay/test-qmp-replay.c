@@ -7,7 +7,9 @@
  */
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "qmp-replay.h"
@@ -351,6 +353,94 @@ static void test_record_live(void)
     unlink(out);
 }
 
+/* One line from fd (blocking), without its terminator. */
+static char *read_line(int fd)
+{
+    GString *s = g_string_new(NULL);
+    char c;
+    while (read(fd, &c, 1) == 1 && c != '\n')
+        g_string_append_c(s, c);
+    return g_string_free(s, FALSE);
+}
+
+/* Send text as one message; the reply line (events skipped). */
+static char *raw_call(int fd, const char *text)
+{
+    g_autofree char *line = g_strdup_printf("%s\r\n", text);
+    g_assert_cmpint(write(fd, line, strlen(line)), ==, (gssize) strlen(line));
+    for (;;) {
+        char *reply = read_line(fd);
+        g_assert_cmpstr(reply, !=, "");
+        if (!strstr(reply, "\"event\""))
+            return reply;
+        g_free(reply);
+    }
+}
+
+/* The proxy keeps every kind of secret out of its recording, the
+ * single-quoted JSON QEMU accepts (and we do not parse) included. */
+static void test_record_secrets_live(void)
+{
+    g_autofree char *qemu_sock = g_build_filename(dir, "qemu2.sock", NULL);
+    g_autofree char *proxy_sock = g_build_filename(dir, "proxy2.sock", NULL);
+    g_autofree char *out = g_build_filename(dir, "secrets.jsonl", NULL);
+    g_autofree char *chardev = g_strdup_printf("socket,id=m,path=%s,server=on,wait=off", qemu_sock);
+    const char *qargv[] = { QEMU, "-machine", "none", "-nodefaults", "-display", "none", "-S",
+                            "-chardev", chardev, "-mon", "chardev=m,mode=control", NULL };
+    GPid qpid = spawn(qargv, NULL);
+    wait_for_path(qemu_sock);
+    const char *argv[] = { tool, "record", "--listen", proxy_sock, "--connect", qemu_sock,
+                           "-o", out, NULL };
+    int err_fd;
+    GPid pid = spawn(argv, &err_fd);
+    wait_for_path(proxy_sock);
+    GError *error = NULL;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_assert_cmpuint(strlen(proxy_sock), <, sizeof(sa.sun_path));
+    strcpy(sa.sun_path, proxy_sock);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); /* blocking */
+    g_assert_cmpint(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), ==, 0);
+    g_free(read_line(fd)); /* the greeting */
+    const char *calls[] = {
+        "{\"execute\": \"qmp_capabilities\"}",
+        "{'execute': 'object-add', 'arguments': {'qom-type': 'secret', 'id': 'sec0', "
+        "'data': 'quoted-S3CRET'}}",
+        "{\"execute\": \"object-add\", \"arguments\": {\"qom-type\": \"secret\", "
+        "\"id\": \"sec1\", \"data\": \"plain-S3CRET\", \"iv\": \"iv-S3CRET\"}}",
+        "{\"execute\": \"qom-get\", \"arguments\": {\"path\": \"/objects/sec0\", "
+        "\"property\": \"data\"}, \"id\": 7}",
+        "{\"execute\": \"qom-set\", \"arguments\": {\"path\": \"/objects/sec0\", "
+        "\"property\": \"data\", \"value\": \"qomset-S3CRET\"}, \"id\": 8}",
+        "{\"execute\": \"human-monitor-command\", \"arguments\": "
+        "{\"command-line\": \"object_add secret,id=sec2,data=hmp-S3CRET\"}}",
+        "{\"execute\": \"set_password\", \"arguments\": {\"protocol\": \"vnc\", "
+        "\"password\": \"vnc-S3CRET\"}}",
+    };
+    for (guint i = 0; i < G_N_ELEMENTS(calls); i++)
+        g_free(raw_call(fd, calls[i]));
+    close(fd);
+    g_autofree char *err = read_all(err_fd);
+    g_assert_cmpint(wait_exit(pid), ==, 0);
+    g_assert_cmpstr(err, ==, "");
+    kill(qpid, SIGTERM);
+    waitpid(qpid, NULL, 0);
+    unlink(qemu_sock);
+
+    g_autofree char *written = NULL;
+    g_assert_true(g_file_get_contents(out, &written, NULL, NULL));
+    g_test_message("%s", written);
+    const char *secrets[] = { "quoted-S3CRET", "plain-S3CRET", "iv-S3CRET",
+                              "qomset-S3CRET", "hmp-S3CRET", "vnc-S3CRET" };
+    for (guint i = 0; i < G_N_ELEMENTS(secrets); i++)
+        g_assert_null(strstr(written, secrets[i]));
+    /* what qom-get returned is hidden too (QEMU answers with the data) */
+    g_assert_nonnull(strstr(written, "\"return\":\"<redacted>\",\"id\":7"));
+    g_assert_nonnull(strstr(written, "{\"unparsable\": \"<redacted: "));
+    g_autoptr(QmpReplay) rec = qmp_replay_load(out, &error);
+    g_assert_no_error(error);
+    unlink(out);
+}
+
 int main(int argc, char **argv)
 {
     gboolean live = argc > 2 && strcmp(argv[2], "--live") == 0;
@@ -365,6 +455,7 @@ int main(int argc, char **argv)
             return 77;
         }
         g_test_add_func("/qmp-replay/record-live", test_record_live);
+        g_test_add_func("/qmp-replay/record-secrets-live", test_record_secrets_live);
     } else {
         g_test_add_func("/qmp-replay/serve-strict-ok", test_serve_strict_ok);
         g_test_add_func("/qmp-replay/serve-strict-mismatch", test_serve_strict_mismatch);

@@ -23,7 +23,7 @@ const char qmp_introspect_json[] =
     "{\"json-type\": \"string\", \"name\": \"str\", \"meta-type\": \"builtin\"},\n"
     "{\"json-type\": \"int\", \"name\": \"int\", \"meta-type\": \"builtin\"},\n"
     "{\"members\": [{\"name\": \"what\", \"type\": \"str\"}, {\"name\": \"when\", \"type\": \"int\", \"default\": null}], \"name\": \"4\", \"meta-type\": \"object\"},\n"
-    "{\"members\": [{\"name\": \"radius\", \"type\": \"number\"}], \"name\": \"5\", \"meta-type\": \"object\"},\n"
+    "{\"members\": [{\"name\": \"radius\", \"type\": \"number\"}, {\"name\": \"key\", \"type\": \"str\", \"default\": null}], \"name\": \"5\", \"meta-type\": \"object\"},\n"
     "{\"members\": [{\"name\": \"arg\", \"type\": \"9\"}], \"name\": \"6\", \"meta-type\": \"object\"},\n"
     "{\"members\": [{\"name\": \"circle\"}, {\"name\": \"square\"}, {\"name\": \"line\"}], \"values\": [\"circle\", \"square\", \"line\"], \"name\": \"7\", \"meta-type\": \"enum\"},\n"
     "{\"members\": [{\"name\": \"side\", \"type\": \"number\"}, {\"name\": \"label\", \"type\": \"str\", \"default\": null}], \"name\": \"8\", \"meta-type\": \"object\"},\n"

@@ -207,11 +207,12 @@ static const QmpMemberInfo qmp_everything_members[] = {
     { "nob", { QMP_KIND_ALTERNATE, QMP_KIND_INT8, &qmp_num_or_bool_type_info }, offsetof(QmpEverything, nob), -1, -1, QMP_INFO_OPTIONAL, NULL },
     { "cond-member", { QMP_KIND_STR, QMP_KIND_INT8, NULL }, offsetof(QmpEverything, cond_member), -1, -1, 0, NULL },
     { "feat-member", { QMP_KIND_INT64, QMP_KIND_INT8, NULL }, offsetof(QmpEverything, feat_member), (gint32)offsetof(QmpEverything, has_feat_member), -1, QMP_INFO_OPTIONAL | QMP_INFO_DEPRECATED | QMP_INFO_UNSTABLE, NULL },
+    { "token", { QMP_KIND_STR, QMP_KIND_INT8, NULL }, offsetof(QmpEverything, token), -1, -1, QMP_INFO_OPTIONAL | QMP_INFO_SECRET, NULL },
 };
 
 const QmpTypeInfo qmp_everything_type_info = {
     .name = "Everything", .klass = QMP_TYPE_OBJECT, .size = sizeof(QmpEverything), .flags = 0,
-    .members = qmp_everything_members, .n_members = 31, .discriminator = -1,
+    .members = qmp_everything_members, .n_members = 32, .discriminator = -1,
     .variants_offset = 0, .variants = NULL, .n_variants = 0,
 };
 
@@ -230,11 +231,12 @@ gboolean qmp_everything_equal(const QmpEverything *a, const QmpEverything *b)
 
 static const QmpMemberInfo qmp_circle_members[] = {
     { "radius", { QMP_KIND_NUMBER, QMP_KIND_INT8, NULL }, offsetof(QmpCircle, radius), -1, -1, 0, NULL },
+    { "key", { QMP_KIND_STR, QMP_KIND_INT8, NULL }, offsetof(QmpCircle, key), -1, -1, QMP_INFO_OPTIONAL | QMP_INFO_SECRET, NULL },
 };
 
 const QmpTypeInfo qmp_circle_type_info = {
     .name = "Circle", .klass = QMP_TYPE_OBJECT, .size = sizeof(QmpCircle), .flags = 0,
-    .members = qmp_circle_members, .n_members = 1, .discriminator = -1,
+    .members = qmp_circle_members, .n_members = 2, .discriminator = -1,
     .variants_offset = 0, .variants = NULL, .n_variants = 0,
 };
 
@@ -617,3 +619,9 @@ gboolean qmp_something_happened_event_equal(const QmpSomethingHappenedEvent *a, 
 {
     return qmp_value_equal(&qmp_something_happened_event_type_info, a, b);
 }
+
+const QmpSecretMember qmp_secret_members[] = {
+    { "key", "shape", "circle" },
+    { "token", NULL, NULL },
+    { NULL, NULL, NULL },
+};

@@ -152,10 +152,12 @@ struct _QmpEverything {
     char *cond_member;
     gboolean has_feat_member;
     gint64 feat_member;
+    char *token;
 };
 
 struct _QmpCircle {
     double radius;
+    char *key;
 };
 
 struct _QmpSquare {
@@ -390,6 +392,10 @@ void qmp_something_happened_event_free(QmpSomethingHappenedEvent *value);
 QmpSomethingHappenedEvent *qmp_something_happened_event_copy(const QmpSomethingHappenedEvent *value);
 gboolean qmp_something_happened_event_equal(const QmpSomethingHappenedEvent *a, const QmpSomethingHappenedEvent *b);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpSomethingHappenedEvent, qmp_something_happened_event_free)
+
+/* The members marked secret in the schema (feature 'secret'):
+ * what trace and record redaction hides.  Ends with a NULL name. */
+extern const QmpSecretMember qmp_secret_members[];
 
 
 G_END_DECLS
