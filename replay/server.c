@@ -13,7 +13,7 @@
 #include "qmp-replay-diff.h"
 #include "qmp-schema-check.h"
 #include "transport.h" /* libqmp's fd passing (exported, not installed) */
-#include "trace.h"     /* and its secret redaction */
+#include "redact.h"    /* and its secret redaction */
 #include "qmp-introspect.h"
 
 #define READ_CHUNK 65536
@@ -328,10 +328,11 @@ static char *without_id(const QmpJson *msg, QmpJsonDoc **doc_out)
     }
     g_string_append_c(t, '}');
     QmpJsonDoc *doc = qmp_json_parse(t->str, t->len, 0, NULL);
-    g_autoptr(GHashTable) secrets = qmp_trace_secret_names_new();
-    if (doc && qmp_trace_has_secret(qmp_json_doc_root(doc), secrets)) {
-        gsize len;
-        char *red = qmp_trace_redact(qmp_json_doc_root(doc), secrets, &len);
+    g_autoptr(QmpRedactor) secrets = qmp_redactor_new();
+    gsize len;
+    char *red = doc ? qmp_redactor_message(secrets, QMP_TRACE_OUT,
+                                           qmp_json_doc_root(doc), &len) : NULL;
+    if (red) {
         g_string_assign(t, red);
         g_free(red);
         qmp_json_doc_unref(doc);
