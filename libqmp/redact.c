@@ -202,10 +202,14 @@ char *qmp_redactor_message(QmpRedactor *r, QmpTraceDirection dir,
     return gen_text(gen, len);
 }
 
-char *qmp_redactor_unparsable(gsize len, gsize *out_len)
+char *qmp_redactor_unparsable(QmpTraceDirection dir, gsize len, gsize *out_len)
 {
-    char *s = g_strdup_printf("{\"unparsable\": \"<redacted: %" G_GSIZE_FORMAT
-                              " bytes>\"}", len);
+    /* from a client it was a command: keep the shape, so that a reply
+     * without id still has its command in a recording */
+    char *s = g_strdup_printf("{%s\"unparsable\": \"<redacted: %" G_GSIZE_FORMAT
+                              " bytes>\"}",
+                              dir == QMP_TRACE_OUT ? "\"execute\": \"" QMP_REDACTED "\", " : "",
+                              len);
     *out_len = strlen(s);
     return s;
 }
@@ -215,6 +219,6 @@ char *qmp_redactor_text(QmpRedactor *r, QmpTraceDirection dir,
 {
     g_autoptr(QmpJsonDoc) doc = qmp_json_parse(text, len, 0, NULL);
     if (!doc)
-        return qmp_redactor_unparsable(len, out_len);
+        return qmp_redactor_unparsable(dir, len, out_len);
     return qmp_redactor_message(r, dir, qmp_json_doc_root(doc), out_len);
 }

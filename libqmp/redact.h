@@ -47,8 +47,11 @@ char *qmp_redactor_message(QmpRedactor *r, QmpTraceDirection dir,
                            const QmpJson *root, gsize *len);
 
 /* The text that stands for a message that could not be parsed (len bytes):
- * {"unparsable": "<redacted: LEN bytes>"}. */
-char *qmp_redactor_unparsable(gsize len, gsize *out_len);
+ * {"unparsable": "<redacted: LEN bytes>"}, and from a client (dir
+ * QMP_TRACE_OUT) {"execute": "<redacted>", "unparsable": ...}: a command,
+ * so that a recording still pairs QEMU's reply with it (when the hidden
+ * command had no id; its id, if any, is hidden too). */
+char *qmp_redactor_unparsable(QmpTraceDirection dir, gsize len, gsize *out_len);
 
 /* Any text: parsed and redacted as above, unparsable text hidden whole.
  * Returns NULL when text may be used as it is. */

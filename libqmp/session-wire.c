@@ -173,7 +173,7 @@ static gboolean line_cb(const char *line, gsize len, guint64 offset, gpointer da
         if (mon->trace) {
             /* it may be anything, a secret included: hidden whole */
             gsize n;
-            g_autofree char *s = qmp_redactor_unparsable(len, &n);
+            g_autofree char *s = qmp_redactor_unparsable(QMP_TRACE_IN, len, &n);
             mon->trace(mon, QMP_TRACE_IN, s, n, NULL, 0, mon->trace_data);
         }
         return FALSE;

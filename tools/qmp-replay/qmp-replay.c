@@ -21,20 +21,26 @@
 
 #define MAX_FDS 16
 
+/* Listen on path.  The socket is bound and listening under a temporary
+ * name first and then renamed, so that a client waiting for path to appear
+ * never finds it bound but not yet listening. */
 static int listen_unix(const char *path)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    g_autofree char *tmp = g_strdup_printf("%s.%d", path, (int) getpid());
+    if (strlen(tmp) >= sizeof(sa.sun_path)) {
         fprintf(stderr, "qmp-replay: socket path too long: %s\n", path);
         return -1;
     }
-    strcpy(sa.sun_path, path);
+    strcpy(sa.sun_path, tmp);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    unlink(path);
-    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+    unlink(tmp);
+    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
+        rename(tmp, path) < 0) {
         fprintf(stderr, "qmp-replay: cannot listen on %s: %s\n", path, g_strerror(errno));
         if (fd >= 0)
             close(fd);
+        unlink(tmp);
         return -1;
     }
     return fd;
@@ -158,7 +164,7 @@ static void record_message(QmpRecorder *r, QmpRedactor *red, QmpTraceDirection d
     g_autoptr(QmpJsonDoc) doc = qmp_json_parse(text, len, 0, NULL);
     gsize n;
     g_autofree char *s = doc ? qmp_redactor_message(red, dir, qmp_json_doc_root(doc), &n)
-                             : qmp_redactor_unparsable(len, &n);
+                             : qmp_redactor_unparsable(dir, len, &n);
     if (!s) {
         s = qmp_json_to_string(qmp_json_doc_root(doc));
         n = strlen(s);
