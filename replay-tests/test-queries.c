@@ -56,7 +56,7 @@ static GHashTable *recorded;       /* replay: commands the recordings hold */
 static char *tmpdir;
 
 typedef struct {
-    int ready, completed, migration_done;
+    int ready, completed, job_gone, migration_done;
     GString *job_states;
     GString *events;
 } Seen;
@@ -91,6 +91,8 @@ static void on_job_status(QmpMonitor *mon, const QmpJobStatusChangeEvent *data,
     g_assert_no_error(error);
     g_string_append_printf(s->job_states, "%s%s", s->job_states->len ? "," : "",
                            qmp_job_status_to_string(data->status));
+    if (data->status == QMP_JOB_STATUS_NULL)
+        s->job_gone++;
 }
 
 static void on_migration(QmpMonitor *mon, const QmpMigrationEvent *data,
@@ -287,6 +289,8 @@ static char *conversation(QmpMonitor *src, QmpMonitor *dst)
     g_assert_true(qmp_job_complete(src, &complete, &error));
     g_assert_no_error(error);
     wait_for(src, &s.completed, "BLOCK_JOB_COMPLETED");
+    /* the job's last state change may come after BLOCK_JOB_COMPLETED */
+    wait_for(src, &s.job_gone, "JOB_STATUS_CHANGE null");
     g_string_append_printf(out, " job=%s", s.job_states->str);
 
     /* migration, query-migrate polled until it is over */
