@@ -108,37 +108,30 @@ spawn_source(const char *qemu, const char *machine, const char *rec)
     return mon;
 }
 
-static const char *const *
-dest_argv(const char *machine)
-{
-    static const char *argv[12];
-    const char *a[] = { "-machine", machine, "-accel", "tcg", "-m", "512",
-                        "-nodefaults", "-display", "none", NULL };
-    memcpy(argv, a, sizeof(a));
-    return argv;
-}
-
 /* A destination started as a daemon would: recording from the greeting on. */
 static QmpMonitor *
-spawn_dest(const char *qemu, const char *machine, const char *rec)
+spawn_dest_mem(const char *qemu, const char *machine, const char *mem,
+               const char *rec)
 {
     g_autoptr(GError) error = NULL;
-    const char *const *base = dest_argv(machine);
-    g_autoptr(GPtrArray) args = g_ptr_array_new();
-    for (guint i = 0; base[i]; i++)
-        g_ptr_array_add(args, (gpointer)base[i]);
-    g_ptr_array_add(args, (gpointer) "-incoming");
-    g_ptr_array_add(args, (gpointer) "defer");
-    g_ptr_array_add(args, NULL);
+    const char *args[] = { "-machine", machine, "-accel", "tcg", "-m", mem,
+                           "-nodefaults", "-display", "none",
+                           "-incoming", "defer", NULL };
     QmpMonitor *mon = qmp_monitor_new(NULL);
 
     g_assert_true(qmp_monitor_record_to_file(mon, rec, "qemu destination", &error));
     g_assert_no_error(error);
-    g_assert_true(qmp_monitor_spawn(mon, qemu, (const char *const *)args->pdata, &error));
+    g_assert_true(qmp_monitor_spawn(mon, qemu, args, &error));
     g_assert_no_error(error);
     g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 30000, &error));
     g_assert_no_error(error);
     return mon;
+}
+
+static QmpMonitor *
+spawn_dest(const char *qemu, const char *machine, const char *rec)
+{
+    return spawn_dest_mem(qemu, machine, "512", rec);
 }
 
 /* Stop the recording (it is complete once the hook is replaced), stop the
@@ -282,10 +275,39 @@ do_restore(QmpMonitor *mon, const char *path)
     g_assert_cmpuint(pr.done_bytes, ==, qmp_save_image_get_stream_length(img));
 }
 
+/* A v1 image cut in the stream: only QEMU can tell. */
+static void
+do_restore_cut(QmpMonitor *mon, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QmpSaveImage) img = qmp_save_image_open(path, &error);
+
+    g_assert_no_error(error);
+    g_assert_false(qmp_restore(mon, img, NULL, NULL, &error));
+    g_assert_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_MIGRATION);
+    g_assert_true(g_str_has_prefix(error->message, path));
+    g_test_message("v1 cut in the stream: %s", error->message);
+}
+
+/* A destination with another machine type: refused before streaming. */
+static void
+do_restore_mismatch(QmpMonitor *mon, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QmpSaveImage) img = qmp_save_image_open(path, &error);
+
+    g_assert_no_error(error);
+    g_assert_false(qmp_restore(mon, img, NULL, NULL, &error));
+    g_assert_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_MISMATCH);
+    g_assert_nonnull(strstr(error->message, "machine type pc-q35-7.2"));
+    g_test_message("mismatch: %s", error->message);
+}
+
 typedef struct {
     GMainLoop *loop;
     gboolean ok;
     GError *error;
+    gboolean done;
 } AsyncWait;
 
 static void
@@ -302,7 +324,7 @@ do_save_live_async(QmpMonitor *mon, const char *path)
 {
     Progress pr = { .partial = g_strconcat(path, ".partial", NULL) };
     g_autoptr(QmpSaveOptions) o = options(&pr, QMP_SAVE_THEN_CONTINUE);
-    AsyncWait w = { g_main_loop_new(NULL, FALSE), FALSE, NULL };
+    AsyncWait w = { g_main_loop_new(NULL, FALSE), FALSE, NULL, FALSE };
 
     qmp_save_options_set_live(o, TRUE);
     qmp_save_async(mon, path, o, NULL, save_done, &w);
@@ -388,6 +410,57 @@ replay_one(const char *rec_path, void (*fn)(QmpMonitor *, const char *),
     qmp_replay_server_free(srv);
 }
 
+static void
+restore_done(GObject *src, GAsyncResult *res, gpointer user_data)
+{
+    AsyncWait *w = user_data;
+    w->ok = qmp_restore_finish(QMP_MONITOR(src), res, &w->error);
+    w->done = TRUE;
+    g_main_loop_quit(w->loop);
+}
+
+static gboolean
+quit_loop(gpointer loop)
+{
+    g_main_loop_quit(loop);
+    return G_SOURCE_REMOVE;
+}
+
+/* Replay a restore whose QEMU exited at the end of the recording (a failed
+ * incoming migration ends QEMU 7.2): once every recorded message is out,
+ * the server hangs up as QEMU did. */
+static void
+replay_cut_then_exit(const char *rec_path, const char *image)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(QmpReplay) rec = qmp_replay_load(rec_path, &error);
+    g_assert_no_error(error);
+    QmpReplayServer *srv = NULL;
+    QmpMonitor *mon = qmp_replay_test_start_full(rec, QMP_REPLAY_STRICT, NULL, &srv);
+    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 10000, &error));
+    g_assert_no_error(error);
+    g_autoptr(QmpSaveImage) img = qmp_save_image_open(image, &error);
+    g_assert_no_error(error);
+    AsyncWait w = { g_main_loop_new(NULL, FALSE), FALSE, NULL, FALSE };
+
+    qmp_restore_async(mon, img, NULL, NULL, restore_done, &w);
+    while (!w.done && !qmp_replay_server_is_done(srv)) {
+        g_timeout_add(10, quit_loop, w.loop);
+        g_main_loop_run(w.loop);
+    }
+    g_assert_true(qmp_replay_server_finish(srv, &error));
+    g_assert_no_error(error);
+    qmp_replay_server_free(srv); /* hangs up */
+    if (!w.done)
+        g_main_loop_run(w.loop); /* until the restore reports */
+    g_main_loop_unref(w.loop);
+    g_assert_false(w.ok);
+    g_assert_error(w.error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_MIGRATION);
+    g_assert_true(g_str_has_prefix(w.error->message, image));
+    g_clear_error(&w.error);
+    g_object_unref(mon);
+}
+
 /* The recorded conversations of one QEMU version, replayed in order: the
  * save writes the image the restores read. */
 static void
@@ -416,6 +489,16 @@ replay_set(const char *dir, const char *tag)
     g_autofree char *r_x = g_build_filename(dir, n_x, NULL);
     if (g_file_test(r_x, G_FILE_TEST_EXISTS))
         replay_one(r_x, do_restore, image);
+    g_autofree char *n_mis = g_strdup_printf("save-%s-restore-mismatch.jsonl", tag);
+    g_autofree char *r_mis = g_build_filename(dir, n_mis, NULL);
+    if (g_file_test(r_mis, G_FILE_TEST_EXISTS))
+        replay_one(r_mis, do_restore_mismatch, image);
+    g_autofree char *n_cut = g_strdup_printf("save-%s-restore-cut-v1.jsonl", tag);
+    g_autofree char *r_cut = g_build_filename(dir, n_cut, NULL);
+    if (g_file_test(r_cut, G_FILE_TEST_EXISTS)) {
+        write_v1_from(image, image1);
+        replay_cut_then_exit(r_cut, image1);
+    }
     if (g_file_test(r_live, G_FILE_TEST_EXISTS))
         replay_one(r_live, do_save_live_async, image1);
     if (g_file_test(r_cancel, G_FILE_TEST_EXISTS))
@@ -607,18 +690,32 @@ test_live_corrupt(void)
     g_assert_no_error(error);
     const char *small[] = { "-machine", "q35", "-accel", "tcg", "-m", "64",
                             "-nodefaults", "-display", "none", NULL };
-    QmpMonitor *dst = qmp_restore_spawn(QEMU72, small, &error);
-    g_assert_no_error(error);
+    g_autofree char *r_cut = record_path("save-72-restore-cut-v1.jsonl");
+    QmpMonitor *dst = spawn_dest_mem(QEMU72, "q35", "64", r_cut);
     GPid pid = qmp_monitor_get_pid(dst);
     g_assert_cmpint(pid, >, 0);
-    g_assert_false(qmp_restore(dst, img1, NULL, NULL, &error));
-    g_assert_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_MIGRATION);
-    g_assert_true(g_str_has_prefix(error->message, path));
-    g_test_message("v1 cut in the stream: %s", error->message);
-    g_clear_error(&error);
+    do_restore_cut(dst, path);
     g_object_unref(dst);
     g_assert_cmpint(kill(pid, 0), <, 0); /* no QEMU left */
     g_assert_cmpint(errno, ==, ESRCH);
+
+    /* The good image into a QEMU of another machine type. */
+    g_assert_true(g_file_set_contents(path, good, len, &error));
+    g_autofree char *r_mis = record_path("save-72-restore-mismatch.jsonl");
+    QmpMonitor *dm = spawn_dest_mem(QEMU72, "pc", "64", r_mis);
+    do_restore_mismatch(dm, path);
+    g_object_unref(dm);
+
+    /* And through the tools' helper, which starts QEMU with -incoming
+     * defer itself (not recorded: the helper does the handshake). */
+    QmpMonitor *ds = qmp_restore_spawn(QEMU72, small, &error);
+    g_assert_no_error(error);
+    g_autoptr(QmpSaveOptions) po = qmp_save_options_new();
+    qmp_save_options_set_start(po, QMP_RESTORE_PAUSED);
+    g_assert_true(qmp_restore(ds, gimg, po, NULL, &error));
+    g_assert_no_error(error);
+    g_assert_false(status_running(ds));
+    g_object_unref(ds);
 
     g_unlink(path);
     g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
