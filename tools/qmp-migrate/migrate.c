@@ -193,6 +193,7 @@ guint16 qm_free_port(void)
 int qm_cmd_migrate(int argc, char **argv)
 {
     g_autofree char *source = NULL, *dest = NULL, *uri = NULL, *recover_uri = NULL;
+    g_autofree char *connect_uri = NULL;
     gboolean postcopy = FALSE, storage = FALSE, json = FALSE, keep = FALSE, no_preempt = FALSE;
     gint after = 0, downtime = 0;
     gint64 bandwidth = 0;
@@ -203,6 +204,9 @@ int qm_cmd_migrate(int argc, char **argv)
         { "uri", 'u', 0, G_OPTION_ARG_STRING, &uri,
           "Where the destination listens: tcp:HOST:PORT or unix:PATH "
           "(default: tcp on a free loopback port)", "URI" },
+        { "connect-uri", 0, 0, G_OPTION_ARG_STRING, &connect_uri,
+          "Where the source connects, when it differs from --uri (a proxy, another "
+          "network namespace)", "URI" },
         { "postcopy", 'p', 0, G_OPTION_ARG_NONE, &postcopy,
           "Allow post-copy (with postcopy-preempt when both sides have it)", NULL },
         { "postcopy-after", 0, 0, G_OPTION_ARG_INT, &after,
@@ -253,6 +257,7 @@ int qm_cmd_migrate(int argc, char **argv)
         flags |= QMP_MIGRATION_KEEP_SOURCE;
     qmp_migration_set_flags(mig, flags);
     if (!qmp_migration_set_uri(mig, uri, &error) ||
+        (connect_uri && !qmp_migration_set_connect_uri(mig, connect_uri, &error)) ||
         !qmp_migration_set_bandwidth(mig, bandwidth, &error) ||
         (downtime && !qmp_migration_set_downtime_limit(mig, downtime, &error))) {
         qm_result(FALSE, error->message, NULL);
@@ -393,34 +398,54 @@ int qm_cmd_recover(int argc, char **argv)
         qm_result(FALSE, error->message, NULL);
         return QM_EXIT_CONNECT;
     }
+    /* The source answers in-band commands; a paused destination may not
+     * (its main loop can wait for a missing page): it only gets exec-oob. */
+    QmpMigrationStatus sst = migration_status(src, NULL, &error);
+    if (error) {
+        qm_result(FALSE, error->message, NULL);
+        return QM_EXIT_FAILED;
+    }
+    if (sst != QMP_MIGRATION_STATUS_POSTCOPY_ACTIVE && sst != QMP_MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        g_autofree char *m = g_strdup_printf(
+            "the source is not in post-copy (status %s): nothing to recover",
+            qmp_migration_status_to_string(sst));
+        qm_result(FALSE, m, NULL);
+        return QM_EXIT_FAILED;
+    }
+    if (!qmp_monitor_get_oob_enabled(dst)) {
+        qm_result(FALSE, "the destination's monitor has no out-of-band execution (needed to "
+                         "recover)", NULL);
+        return QM_EXIT_FAILED;
+    }
     QmpMonitor *sides[2] = { src, dst };
     for (int i = 0; i < 2; i++) {
-        QmpMigrationStatus st = migration_status(sides[i], NULL, &error);
-        if (error) {
-            qm_result(FALSE, error->message, NULL);
-            return QM_EXIT_FAILED;
-        }
-        if (st == QMP_MIGRATION_STATUS_POSTCOPY_ACTIVE) {
-            g_autoptr(QmpJsonDoc) d = qmp_monitor_execute(sides[i], "migrate-pause", NULL,
-                                                          QMP_EXECUTE_OOB, NULL, 0, 20000, NULL,
-                                                          &error);
-            if (!d) {
-                qm_result(FALSE, error->message, NULL);
-                return QM_EXIT_FAILED;
-            }
-        } else if (st != QMP_MIGRATION_STATUS_POSTCOPY_PAUSED) {
-            g_autofree char *m = g_strdup_printf(
-                "the %s is not in post-copy (status %s): nothing to recover",
-                i == 0 ? "source" : "destination", qmp_migration_status_to_string(st));
-            qm_result(FALSE, m, NULL);
+        if (i == 0 && sst == QMP_MIGRATION_STATUS_POSTCOPY_PAUSED)
+            continue;
+        /* Pause; a side already paused refuses, which is fine. */
+        g_autoptr(GError) perr = NULL;
+        g_autoptr(QmpJsonDoc) d = qmp_monitor_execute(sides[i], "migrate-pause", NULL,
+                                                      QMP_EXECUTE_OOB, NULL, 0, 20000, NULL,
+                                                      &perr);
+        if (!d && perr->domain != QMP_COMMAND_ERROR) {
+            qm_result(FALSE, perr->message, NULL);
             return QM_EXIT_FAILED;
         }
     }
     g_autofree char *u = qm_json_str(uri);
     g_autofree char *rargs = g_strdup_printf("{\"uri\": %s}", u);
     g_autofree char *margs = g_strdup_printf("{\"uri\": %s, \"resume\": true}", u);
-    g_autoptr(QmpJsonDoc) d1 = qmp_monitor_execute(dst, "migrate-recover", rargs, QMP_EXECUTE_OOB,
-                                                   NULL, 0, 20000, NULL, &error);
+    /* The destination may reach postcopy-paused a moment after the link
+     * broke (or after migrate-pause): until then it refuses migrate-recover. */
+    g_autoptr(QmpJsonDoc) d1 = NULL;
+    for (int tries = 0; tries < 100 && !d1; tries++) {
+        g_clear_error(&error);
+        d1 = qmp_monitor_execute(dst, "migrate-recover", rargs, QMP_EXECUTE_OOB, NULL, 0, 20000,
+                                 NULL, &error);
+        if (!d1 && error->domain != QMP_COMMAND_ERROR)
+            break;
+        if (!d1)
+            g_usleep(100000);
+    }
     g_autoptr(QmpJsonDoc) d2 = d1 ? qmp_monitor_execute(src, "migrate", margs, 0, NULL, 0, 20000,
                                                         NULL, &error)
                                   : NULL;

@@ -234,7 +234,7 @@ void qm_sigint_clear(void)
 
 static const char usage[] =
     "Usage:\n"
-    "  qmp-migrate migrate --source ADDR --dest ADDR [--uri URI] [--postcopy]\n"
+    "  qmp-migrate migrate --source ADDR --dest ADDR [--uri URI] [--connect-uri URI] [--postcopy]\n"
     "                      [--postcopy-after PASSES] [--bandwidth MiB/s] [--storage]\n"
     "                      [--keep-source] [--json]\n"
     "  qmp-migrate cancel  --source ADDR [--json]\n"

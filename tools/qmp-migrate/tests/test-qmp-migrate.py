@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """qmp-migrate against real QEMU 7.2: migrate with --json (progress and
-result parsed), Ctrl-C (SIGINT) cancels and the source keeps running,
+result parsed), post-copy paused by a link reset (exit 5) then `recover`
+over a new address, Ctrl-C (SIGINT) cancels and the source keeps running,
 cancel, mirror with pivot, save then restore; with --demo, the demo itself
 (two guests, 200 MiB random RAM, pre-copy then post-copy with preempt,
 memory hashes identical).
@@ -14,14 +15,17 @@ recordings are replayed (no QEMU).
 
 usage: test-qmp-migrate.py PATH-TO-qmp-migrate [--demo | --replay PATH-TO-qmp-replay]
 """
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import struct
 import sys
 import tempfile
+import threading
 import time
 
 TOOL = sys.argv[1]
@@ -103,6 +107,111 @@ class Qemus:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Proxy:
+    """A TCP proxy for the migration stream that slows the source's data
+    down and can reset every connection at once (a broken link)."""
+
+    def __init__(self, target_port, bytes_per_s):
+        self.target = target_port
+        self.rate = bytes_per_s
+        self.lsock = socket.socket()
+        self.lsock.bind(('127.0.0.1', 0))
+        self.lsock.listen(8)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.lsock.accept()
+                u = socket.create_connection(('127.0.0.1', self.target))
+            except OSError:
+                return
+            with self.lock:
+                self.conns += [c, u]
+            threading.Thread(target=self._pump, args=(c, u, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, False), daemon=True).start()
+
+    def _pump(self, a, b, slow):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                if slow:
+                    time.sleep(len(data) / self.rate)
+                b.sendall(data)
+        except OSError:
+            pass
+
+    def cut(self):
+        self.lsock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                    c.close()
+                except OSError:
+                    pass
+
+
+def test_recover(q, tmp, rnd, loader):
+    """Post-copy through a proxy that resets the link: migrate exits 5
+    (paused), then `recover` over a new address finishes the job and the
+    guest memory is intact."""
+    s, sp = q.start('src7', '-device', loader)
+    d, dp = q.start('dst7', incoming=True)
+    listen = free_port()
+    proxy = Proxy(listen, 16 * 1024 * 1024)
+    mp = subprocess.Popen([TOOL, 'migrate', '--source', s, '--dest', d,
+                           '--uri', 'tcp:127.0.0.1:%d' % listen,
+                           '--connect-uri', 'tcp:127.0.0.1:%d' % proxy.port,
+                           '--postcopy-after', '1', '--json'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = mp.stdout.readline()
+        if not line:
+            break
+        obj = json.loads(line)
+        seen.append(obj)
+        if obj.get('event') == 'progress' and obj.get('postcopy'):
+            break
+    time.sleep(0.3)
+    proxy.cut()
+    rest, err = mp.communicate(timeout=120)
+    res = [l for l in seen + lines_of(rest) if l.get('event') == 'result']
+    check(mp.returncode == 5, 'link reset in post-copy: migrate exits 5 (got %s; %s)'
+          % (mp.returncode, (rest + err)[-400:]))
+    check(res and not res[-1]['ok'] and res[-1]['postcopy'], 'the result says paused in post-copy')
+    p = run('recover', '--source', s, '--dest', d, '--uri', 'tcp:127.0.0.1:%d' % free_port(),
+            '--json', timeout=180)
+    res = [l for l in lines_of(p.stdout) if l.get('event') == 'result']
+    check(p.returncode == 0 and res and res[-1]['ok'] and res[-1]['status'] == 'completed',
+          'recover: completed over a new address (%d %s)' % (p.returncode, (p.stdout + p.stderr)[-400:]))
+    qd = Qmp(d)
+    check(qd.cmd('query-status')['return']['status'] == 'running', 'recover: the destination runs')
+    mem = os.path.join(tmp, 'dst7.mem')
+    size = os.path.getsize(rnd)
+    qd.cmd('pmemsave', val=0x1000000, size=size, filename=mem)
+    with open(rnd, 'rb') as a, open(mem, 'rb') as b:
+        same = hashlib.sha256(a.read()).digest() == hashlib.sha256(b.read()).digest()
+    check(same, 'recover: the guest memory is intact')
+    qd.cmd('quit')
+    qd.close()
 
 
 def run(*args, timeout=300):
@@ -209,6 +318,9 @@ def test_live(tmp):
         qs.cmd('quit')
         qs.close()
         replay_migrate(REPLAY, rec_dir, tmp)
+
+        # Post-copy recovery after a broken link.
+        test_recover(q, tmp, rnd, loader)
 
         # Ctrl-C: a slow migration (random RAM, 8 MiB/s) cancelled by SIGINT.
         s, sp = q.start('src2', '-device', loader)
