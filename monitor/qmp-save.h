@@ -170,7 +170,9 @@ typedef struct {
     guint64 bytes_total; /* estimate: guest RAM (save), stream length (restore); 0 unknown */
 } QmpSaveProgress;
 
-/* Called on every phase change and, while streaming, every interval. */
+/* Called on every phase change and, while streaming, every interval, in
+ * the monitor's GMainContext.  Save: bytes from the file's size; restore:
+ * from the file offset QEMU shares with the library (FD transport). */
 typedef void (*QmpSaveProgressFunc)(const QmpSaveProgress *progress,
                                     gpointer user_data);
 

@@ -29,8 +29,9 @@ typedef enum {
     ST_MACHINE,      /* qom-get /machine type */
     ST_STATUS,       /* query-status */
     ST_CAPS,         /* migrate-set-capabilities events=on */
+    ST_OPEN,         /* local: write the header / open the image (before
+                      * the guest is touched: a bad path costs nothing) */
     ST_STOP,         /* save, not live, guest running: stop */
-    ST_OPEN,         /* local: write the header / open the image */
     ST_PASS_FD,      /* getfd or add-fd */
     ST_MIGRATE,      /* migrate or migrate-incoming */
     ST_WAIT,         /* MIGRATION completed */
@@ -956,6 +957,19 @@ qmp_save_async(QmpMonitor *mon, const char *path, const QmpSaveOptions *opts,
     Job *j = job_new(mon, opts, cancellable, callback, user_data, qmp_save_async);
     j->path = g_strdup(path);
     j->partial = g_strconcat(path, ".partial", NULL);
+    if (j->opts->description != NULL) {
+        /* Refuse a bad description before any command is sent. */
+        GError *error = NULL;
+        g_autofree char *probe = qmp_save_config_build(j->opts->description, "0",
+                                                       NULL, "none", &error);
+        if (probe == NULL) {
+            g_prefix_error(&error, "%s: ", path);
+            j->stage = ST_CLEANUP;
+            j->error = error;
+            cleanup_next(j);
+            return;
+        }
+    }
     job_start(j);
 }
 

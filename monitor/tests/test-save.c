@@ -740,6 +740,50 @@ test_replay(gconstpointer tag)
     g_assert_cmpuint(save_test_count_fds(), ==, fds);
 }
 
+/* Refusals that send nothing, or nothing that changes QEMU: a description
+ * that is not XML (no command at all, no file), and a restore into a QEMU
+ * not started with -incoming defer (the recorded 7.2 answers "prelaunch"
+ * to query-status).  Lenient replay of the negotiation recording. */
+static void
+test_replay_refusals(void)
+{
+    g_autoptr(GError) error = NULL;
+    guint fds = save_test_count_fds();
+    QmpReplayServer *srv = NULL;
+    QmpMonitor *mon = qmp_replay_test_start("negotiation.jsonl", QMP_REPLAY_LENIENT, &srv);
+    g_autofree char *path = g_build_filename(tmpdir, "refused.save", NULL);
+    g_autofree char *partial = g_strconcat(path, ".partial", NULL);
+
+    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_OOB, 10000, &error));
+    g_assert_no_error(error);
+    guint before = qmp_replay_server_get_n_commands(srv);
+    g_autoptr(QmpSaveOptions) o = qmp_save_options_new();
+    qmp_save_options_set_description(o, "<domain><name>x</domain>");
+    g_assert_false(qmp_save(mon, path, o, NULL, &error));
+    g_assert_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_BAD_CONFIG);
+    g_assert_true(g_str_has_prefix(error->message, path));
+    g_clear_error(&error);
+    g_assert_cmpuint(qmp_replay_server_get_n_commands(srv), ==, before);
+    g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));
+    g_assert_false(g_file_test(partial, G_FILE_TEST_EXISTS));
+
+    /* A real image (v1, from the helper) into a QEMU that is not waiting. */
+    g_autofree char *cfg = g_strdup(
+        "<qmpkit-save><qemu version=\"7.2.22\" machine=\"pc-q35-7.2\"/></qmpkit-save>");
+    g_autoptr(GByteArray) v1 = save_test_v1_image(QMP_SAVE_FLAG_RUNNING, cfg, 100);
+    g_assert_true(g_file_set_contents(path, (const char *)v1->data, v1->len, &error));
+    g_autoptr(QmpSaveImage) img = qmp_save_image_open(path, &error);
+    g_assert_no_error(error);
+    qmp_save_options_set_check_machine(o, FALSE);
+    g_assert_false(qmp_restore(mon, img, o, NULL, &error));
+    g_assert_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_MISMATCH);
+    g_assert_nonnull(strstr(error->message, "-incoming defer"));
+    g_object_unref(mon);
+    qmp_replay_server_free(srv);
+    g_unlink(path);
+    g_assert_cmpuint(save_test_count_fds(), ==, fds);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -771,6 +815,7 @@ main(int argc, char **argv)
     } else {
         g_test_add_data_func("/save/replay/7.2", "72", test_replay);
         g_test_add_data_func("/save/replay/10.0", "10", test_replay);
+        g_test_add_func("/save/replay/refusals", test_replay_refusals);
     }
     rc = g_test_run();
     /* Our private folder: the random file, images, fresh recordings. */
