@@ -420,7 +420,24 @@ decode_enum(Ctx *c, const QmpTypeInfo *type, const QmpJson *json, int *dest)
     return TRUE;
 }
 
-/* Which branch of an alternate takes a JSON value, or NULL. */
+/* Does a branch of kind k take a JSON value of type t as it is? */
+static gboolean
+kind_takes(QmpKind k, QmpJsonType t)
+{
+    switch (t) {
+    case QMP_JSON_NULL: return k == QMP_KIND_NULL;
+    case QMP_JSON_BOOL: return k == QMP_KIND_BOOL;
+    case QMP_JSON_INT: return is_int_kind(k);
+    case QMP_JSON_DOUBLE: return k == QMP_KIND_NUMBER;
+    case QMP_JSON_STRING: return k == QMP_KIND_STR || k == QMP_KIND_ENUM;
+    case QMP_JSON_OBJECT: return k == QMP_KIND_OBJECT;
+    case QMP_JSON_ARRAY: return k == QMP_KIND_ARRAY;
+    }
+    return FALSE;
+}
+
+/* Which branch of an alternate takes a JSON value, or NULL.  An integer
+ * goes to a number branch when no integer branch takes it. */
 static const QmpVariantInfo *
 alternate_branch(const QmpTypeInfo *type, const QmpJson *json)
 {
@@ -428,39 +445,10 @@ alternate_branch(const QmpTypeInfo *type, const QmpJson *json)
 
     for (guint32 i = 0; i < type->n_variants; i++) {
         const QmpVariantInfo *v = &type->variants[i];
-        QmpKind k = v->value.kind;
-        switch (json->type) {
-        case QMP_JSON_NULL:
-            if (k == QMP_KIND_NULL)
-                return v;
-            break;
-        case QMP_JSON_BOOL:
-            if (k == QMP_KIND_BOOL)
-                return v;
-            break;
-        case QMP_JSON_INT:
-            if (is_int_kind(k))
-                return v;
-            if (k == QMP_KIND_NUMBER)
-                number = v;
-            break;
-        case QMP_JSON_DOUBLE:
-            if (k == QMP_KIND_NUMBER)
-                return v;
-            break;
-        case QMP_JSON_STRING:
-            if (k == QMP_KIND_STR || k == QMP_KIND_ENUM)
-                return v;
-            break;
-        case QMP_JSON_OBJECT:
-            if (k == QMP_KIND_OBJECT)
-                return v;
-            break;
-        case QMP_JSON_ARRAY:
-            if (k == QMP_KIND_ARRAY)
-                return v;
-            break;
-        }
+        if (kind_takes(v->value.kind, json->type))
+            return v;
+        if (json->type == QMP_JSON_INT && v->value.kind == QMP_KIND_NUMBER)
+            number = v;
     }
     return number;
 }
@@ -535,24 +523,18 @@ static gboolean
 decode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
               const QmpJson *json, gpointer dest)
 {
-    switch (kind) {
-    case QMP_KIND_INT8:
-    case QMP_KIND_INT16:
-    case QMP_KIND_INT32:
-    case QMP_KIND_INT64:
-    case QMP_KIND_UINT8:
-    case QMP_KIND_UINT16:
-    case QMP_KIND_UINT32:
-    case QMP_KIND_UINT64:
+    if (is_int_kind(kind))
         return decode_int(c, kind, json, dest);
+    switch (kind) {
     case QMP_KIND_NUMBER:
         if (!qmp_json_get_double(json, dest))
             return mismatch(c, "number", json);
         return TRUE;
     case QMP_KIND_BOOL:
-        if (json->type != QMP_JSON_BOOL)
-            return mismatch(c, "bool", json);
-        *(gboolean *) dest = json->v.b;
+    case QMP_KIND_NULL:
+        if (json->type != (kind == QMP_KIND_BOOL ? QMP_JSON_BOOL : QMP_JSON_NULL))
+            return mismatch(c, kind_json_name(kind), json);
+        *(gboolean *) dest = kind == QMP_KIND_BOOL ? json->v.b : TRUE;
         return TRUE;
     case QMP_KIND_STR:
         if (json->type != QMP_JSON_STRING)
@@ -560,11 +542,6 @@ decode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
         /* The node's text is NUL-terminated: one copy, no scan. */
         *(char **) dest = memcpy(alloc(json->len + 1), json->v.s,
                                  json->len + 1);
-        return TRUE;
-    case QMP_KIND_NULL:
-        if (json->type != QMP_JSON_NULL)
-            return mismatch(c, "null", json);
-        *(gboolean *) dest = TRUE;
         return TRUE;
     case QMP_KIND_ANY:
         *(QmpJsonDoc **) dest = qmp_json_copy(json);
@@ -575,6 +552,7 @@ decode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
     case QMP_KIND_ALTERNATE:
         return decode_new(c, type, json, dest);
     case QMP_KIND_ARRAY:
+    default: /* integers: above */
         break;
     }
     return fail(c, "nested arrays are not supported");
@@ -850,89 +828,6 @@ name_matches_len(const char *name, guint8 name_len, const QmpJson *member)
            bytes_equal(name, member->key, name_len);
 }
 
-static gboolean
-decode_object_slots(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
-                    char *base, Slot *slots, guint8 *seen)
-{
-    guint n_layers = 0, n_slots = 0, hint = 0;
-    const QmpTypeInfo *t = type;
-    char *b = base;
-
-    /* Lay out the members this object may hold: the type's own, then for a
-     * union the branch that its discriminator selects, recursively. */
-    for (;;) {
-        const QmpMemberInfo *d;
-        const QmpJson *dj = NULL;
-        const QmpVariantInfo *v;
-        guint first = n_slots;
-
-        n_layers++;
-        for (guint32 i = 0; i < t->n_members; i++) {
-            slots[n_slots].m = &t->members[i];
-            slots[n_slots].base = b;
-            n_slots++;
-        }
-        if (t->discriminator < 0 || n_layers == MAX_LAYERS)
-            break;
-        d = &t->members[t->discriminator];
-        for (const QmpJson *j = json->v.first; j; j = j->next) {
-            if (name_matches(d->name, j)) {
-                dj = j;
-                break;
-            }
-        }
-        if (!dj)
-            return fail(c, "missing member '%s'", d->name);
-        if (!decode_member(c, &slots[first + t->discriminator], dj))
-            return FALSE;
-        seen[first + t->discriminator] = 2; /* decoded ahead */
-        v = find_variant(t, *(int *) MEMBER_PTR(b, d));
-        if (!v || !v->value.type)
-            break;
-        b += t->variants_offset;
-        t = v->value.type;
-    }
-
-    for (const QmpJson *j = json->v.first; j; j = j->next) {
-        guint k, found = G_MAXUINT;
-
-        /* Members mostly come in schema order: start after the last
-         * match. */
-        for (k = 0; k < n_slots; k++) {
-            guint s = hint + k < n_slots ? hint + k : hint + k - n_slots;
-            if (name_matches(slots[s].m->name, j)) {
-                found = s;
-                break;
-            }
-        }
-        if (found == G_MAXUINT) {
-            if (c->flags & QMP_DECODE_STRICT) {
-                fail(c, "unknown member");
-                return push_key(c, j->key, j->key_len);
-            }
-            continue;
-        }
-        hint = found + 1 < n_slots ? found + 1 : 0;
-        if (seen[found] == 2) {
-            seen[found] = 1;
-            continue;
-        }
-        if (seen[found]) {
-            fail(c, "duplicate member");
-            return push_key(c, j->key, j->key_len);
-        }
-        seen[found] = 1;
-        if (!decode_member(c, &slots[found], j))
-            return FALSE;
-    }
-
-    for (guint k = 0; k < n_slots; k++) {
-        if (!seen[k] && !(slots[k].m->flags & QMP_INFO_OPTIONAL))
-            return fail(c, "missing member '%s'", slots[k].m->name);
-    }
-    return TRUE;
-}
-
 /* Count the members an object's JSON may hold at most (the type's own plus
  * those of any union branch). */
 static guint
@@ -950,27 +845,87 @@ count_slots(const QmpTypeInfo *type)
     return n + extra;
 }
 
-/* The common case: a struct (no discriminator) of at most 64 members.
- * Members are found by trying the one after the last match first (QEMU
- * mostly sends them in schema order), and tracked in a bit mask. */
-static gboolean
-decode_plain_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
-                    char *base)
+#define BIT(k) ((guint64) 1 << ((k) & 63))
+
+/* Lay out the members a union's JSON may hold into slots (room for max):
+ * the type's own, then the branch its discriminator selects, recursively.
+ * The discriminators are decoded here, and marked in ahead.  Returns the
+ * number of slots, -1 on failure (c has the error), or -2 when max is too
+ * few (nothing decoded but discriminators: enums, which own no memory). */
+static int
+lay_out_union(Ctx *c, const QmpTypeInfo *type, const QmpJson *json, char *base,
+              Slot *slots, guint max, guint64 *ahead)
+{
+    guint n_layers = 0, n_slots = 0;
+    const QmpTypeInfo *t = type;
+    char *b = base;
+
+    for (;;) {
+        const QmpJson *dj = NULL;
+        guint first = n_slots;
+        const guint8 *lens = name_lens(t);
+
+        n_layers++;
+        if (n_slots + t->n_members > max)
+            return -2;
+        for (guint32 i = 0; i < t->n_members; i++) {
+            slots[n_slots].m = &t->members[i];
+            slots[n_slots].base = b;
+            slots[n_slots].len = lens ? lens[i] : -1;
+            n_slots++;
+        }
+        if (t->discriminator < 0 || n_layers == MAX_LAYERS)
+            break;
+        const QmpMemberInfo *d = &t->members[t->discriminator];
+        for (const QmpJson *j = json->v.first; j && !dj; j = j->next)
+            if (name_matches(d->name, j))
+                dj = j;
+        if (!dj) {
+            fail(c, "missing member '%s'", d->name);
+            return -1;
+        }
+        guint k = first + t->discriminator;
+        if (!decode_member(c, &slots[k], dj))
+            return -1;
+        ahead[k >> 6] |= BIT(k);
+        const QmpVariantInfo *v = find_variant(t, *(int *) MEMBER_PTR(b, d));
+        if (!v || !v->value.type)
+            break;
+        b += t->variants_offset;
+        t = v->value.type;
+    }
+    return (int) n_slots;
+}
+
+/* The one object decoder: match each member of json to a slot, decode it,
+ * then check that no mandatory member is missing.  A plain struct of at
+ * most 64 members (the common case: `plain`, a constant at each call, so
+ * that this inlines into two specialized copies) is matched against its
+ * own member table in place; anything else against the slots laid out by
+ * lay_out_union.  Members are found by trying the one after the last match
+ * first (QEMU mostly sends them in schema order), and tracked in bit sets
+ * (seen; ahead: the discriminators lay_out_union decoded already). */
+static inline __attribute__((always_inline)) gboolean
+decode_members(Ctx *c, const QmpTypeInfo *type, const QmpJson *json, char *base,
+               const Slot *slots, guint n, guint64 *seen, guint64 *ahead,
+               const gboolean plain)
 {
     const QmpMemberInfo *members = type->members;
-    const guint8 *lens = name_lens(type);
-    guint n = type->n_members, hint = 0;
-    guint64 seen = 0, all;
+    const guint8 *lens = plain ? name_lens(type) : NULL;
+    guint hint = 0;
 
+#define SLOT_M(k) (plain ? &members[k] : slots[k].m)
+#define SLOT_LEN(k) (plain ? (G_LIKELY(lens) ? (gint) lens[k] : -1) : slots[k].len)
+#define WORD(k) (plain ? 0 : (k) >> 6)
     for (const QmpJson *j = json->v.first; j; j = j->next) {
         guint k = hint, left = n;
-        Slot slot;
 
         for (;;) {
             if (G_UNLIKELY(left-- == 0))
                 break;
-            if (G_LIKELY(lens) ? name_matches_len(members[k].name, lens[k], j)
-                               : name_matches(members[k].name, j))
+            if (G_LIKELY(SLOT_LEN(k) >= 0)
+                    ? name_matches_len(SLOT_M(k)->name, (guint8) SLOT_LEN(k), j)
+                    : name_matches(SLOT_M(k)->name, j))
                 break;
             if (++k == n)
                 k = 0;
@@ -982,125 +937,32 @@ decode_plain_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
             }
             continue;
         }
-        if (G_UNLIKELY(seen & ((guint64) 1 << k))) {
+        hint = k + 1 < n ? k + 1 : 0;
+        if (!plain && (ahead[WORD(k)] & BIT(k))) {
+            ahead[WORD(k)] &= ~BIT(k);
+            seen[WORD(k)] |= BIT(k);
+            continue;
+        }
+        if (G_UNLIKELY(seen[WORD(k)] & BIT(k))) {
             fail(c, "duplicate member");
             return push_key(c, j->key, j->key_len);
         }
-        seen |= (guint64) 1 << k;
-        hint = k + 1 < n ? k + 1 : 0;
-        slot.m = &members[k];
-        slot.base = base;
+        seen[WORD(k)] |= BIT(k);
+        Slot slot = { SLOT_M(k), plain ? base : slots[k].base, 0 };
         if (!decode_member(c, &slot, j))
             return FALSE;
     }
 
-    all = n == 64 ? G_MAXUINT64 : ((guint64) 1 << n) - 1;
-    if (seen != all) {
-        for (guint k = 0; k < n; k++) {
-            if (!(seen & ((guint64) 1 << k)) &&
-                !(members[k].flags & QMP_INFO_OPTIONAL))
-                return fail(c, "missing member '%s'", members[k].name);
-        }
+    for (guint k = 0; k < n; k++) {
+        if (!plain)
+            seen[WORD(k)] |= ahead[WORD(k)] & BIT(k);
+        if (!(seen[WORD(k)] & BIT(k)) && !(SLOT_M(k)->flags & QMP_INFO_OPTIONAL))
+            return fail(c, "missing member '%s'", SLOT_M(k)->name);
     }
     return TRUE;
-}
-
-/* A union whose members (base and the selected branches) number at most
- * 64: decode_object_slots with bit masks.  Returns -1, having decoded
- * nothing but discriminators (enums, which own no memory), when there are
- * more. */
-static int
-decode_union_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
-                    char *base)
-{
-    Slot slots[64];
-    guint n_layers = 0, n_slots = 0, hint = 0;
-    guint64 seen = 0, ahead = 0;
-    const QmpTypeInfo *t = type;
-    char *b = base;
-
-    for (;;) {
-        const QmpMemberInfo *d;
-        const QmpJson *dj = NULL;
-        const QmpVariantInfo *v;
-        guint first = n_slots;
-
-        const guint8 *lens = name_lens(t);
-
-        n_layers++;
-        if (n_slots + t->n_members > G_N_ELEMENTS(slots))
-            return -1;
-        for (guint32 i = 0; i < t->n_members; i++) {
-            slots[n_slots].m = &t->members[i];
-            slots[n_slots].base = b;
-            slots[n_slots].len = lens ? lens[i] : -1;
-            n_slots++;
-        }
-        if (t->discriminator < 0 || n_layers == MAX_LAYERS)
-            break;
-        d = &t->members[t->discriminator];
-        for (const QmpJson *j = json->v.first; j; j = j->next) {
-            if (name_matches(d->name, j)) {
-                dj = j;
-                break;
-            }
-        }
-        if (!dj)
-            return fail(c, "missing member '%s'", d->name);
-        if (!decode_member(c, &slots[first + t->discriminator], dj))
-            return FALSE;
-        ahead |= (guint64) 1 << (first + t->discriminator);
-        v = find_variant(t, *(int *) MEMBER_PTR(b, d));
-        if (!v || !v->value.type)
-            break;
-        b += t->variants_offset;
-        t = v->value.type;
-    }
-
-    for (const QmpJson *j = json->v.first; j; j = j->next) {
-        guint k = hint, left = n_slots;
-        guint64 bit;
-
-        for (;;) {
-            if (G_UNLIKELY(left-- == 0))
-                break;
-            if (G_LIKELY(slots[k].len >= 0)
-                    ? name_matches_len(slots[k].m->name, slots[k].len, j)
-                    : name_matches(slots[k].m->name, j))
-                break;
-            if (++k == n_slots)
-                k = 0;
-        }
-        if (G_UNLIKELY(left == G_MAXUINT)) {
-            if (c->flags & QMP_DECODE_STRICT) {
-                fail(c, "unknown member");
-                return push_key(c, j->key, j->key_len);
-            }
-            continue;
-        }
-        hint = k + 1 < n_slots ? k + 1 : 0;
-        bit = (guint64) 1 << k;
-        if (ahead & bit) {
-            ahead &= ~bit;
-            seen |= bit;
-            continue;
-        }
-        if (G_UNLIKELY(seen & bit)) {
-            fail(c, "duplicate member");
-            return push_key(c, j->key, j->key_len);
-        }
-        seen |= bit;
-        if (!decode_member(c, &slots[k], j))
-            return FALSE;
-    }
-
-    seen |= ahead;
-    for (guint k = 0; k < n_slots; k++) {
-        if (!(seen & ((guint64) 1 << k)) &&
-            !(slots[k].m->flags & QMP_INFO_OPTIONAL))
-            return fail(c, "missing member '%s'", slots[k].m->name);
-    }
-    return TRUE;
+#undef SLOT_M
+#undef SLOT_LEN
+#undef WORD
 }
 
 static gboolean
@@ -1108,27 +970,28 @@ decode_object(Ctx *c, const QmpTypeInfo *type, const QmpJson *json,
               char *base)
 {
     Slot slots_buf[64];
-    guint8 seen_buf[64];
-    guint n = type->n_members;
-    gboolean ok;
+    guint64 seen_buf = 0, ahead_buf = 0;
 
-    if (type->discriminator < 0 && n <= 64)
-        return decode_plain_object(c, type, json, base);
-    if (type->discriminator >= 0) {
-        int r = decode_union_object(c, type, json, base);
-        if (r >= 0)
-            return r;
-        n = count_slots(type);
-    }
-    if (G_LIKELY(n <= G_N_ELEMENTS(slots_buf))) {
-        memset(seen_buf, 0, n);
-        return decode_object_slots(c, type, json, base, slots_buf, seen_buf);
-    }
-    Slot *slots = g_new(Slot, n);
-    guint8 *seen = g_malloc0(n);
-    ok = decode_object_slots(c, type, json, base, slots, seen);
+    if (type->discriminator < 0 && type->n_members <= 64)
+        return decode_members(c, type, json, base, NULL, type->n_members,
+                              &seen_buf, NULL, TRUE);
+    int n = lay_out_union(c, type, json, base, slots_buf,
+                          G_N_ELEMENTS(slots_buf), &ahead_buf);
+    if (n >= 0)
+        return decode_members(c, type, json, base, slots_buf, n, &seen_buf,
+                              &ahead_buf, FALSE);
+    if (n == -1)
+        return FALSE;
+    /* more than 64 members: the same on the heap */
+    guint max = count_slots(type), words = (max + 63) / 64;
+    Slot *slots = g_new(Slot, max);
+    guint64 *seen = g_new0(guint64, words), *ahead = g_new0(guint64, words);
+    n = lay_out_union(c, type, json, base, slots, max, ahead);
+    gboolean ok = n >= 0 && decode_members(c, type, json, base, slots, n, seen,
+                                           ahead, FALSE);
     g_free(slots);
     g_free(seen);
+    g_free(ahead);
     return ok;
 }
 
@@ -1298,19 +1161,15 @@ static gboolean
 encode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
               gconstpointer src, QmpJsonBuilder *b)
 {
-    switch (kind) {
-    case QMP_KIND_INT8:
-    case QMP_KIND_INT16:
-    case QMP_KIND_INT32:
-    case QMP_KIND_INT64:
-    case QMP_KIND_UINT8:
-    case QMP_KIND_UINT16:
-    case QMP_KIND_UINT32:
-        qmp_json_builder_int64(b, load_int(kind, src));
-        return TRUE;
-    case QMP_KIND_UINT64:
+    if (kind == QMP_KIND_UINT64) {
         qmp_json_builder_uint64(b, *(const guint64 *) src);
         return TRUE;
+    }
+    if (is_int_kind(kind)) {
+        qmp_json_builder_int64(b, load_int(kind, src));
+        return TRUE;
+    }
+    switch (kind) {
     case QMP_KIND_NUMBER:
         if (!qmp_json_builder_double(b, *(const double *) src))
             return fail(c, "number %g has no JSON form", *(const double *) src);
@@ -1357,6 +1216,7 @@ encode_scalar(Ctx *c, QmpKind kind, const QmpTypeInfo *type,
         return TRUE;
     }
     case QMP_KIND_ARRAY:
+    default: /* integers: above */
         break;
     }
     return fail(c, "nested arrays are not supported");
@@ -1518,16 +1378,9 @@ static gboolean
 equal_scalar(QmpKind kind, const QmpTypeInfo *type, gconstpointer a,
              gconstpointer b)
 {
-    switch (kind) {
-    case QMP_KIND_INT8:
-    case QMP_KIND_INT16:
-    case QMP_KIND_INT32:
-    case QMP_KIND_INT64:
-    case QMP_KIND_UINT8:
-    case QMP_KIND_UINT16:
-    case QMP_KIND_UINT32:
-    case QMP_KIND_UINT64:
+    if (is_int_kind(kind))
         return load_int(kind, a) == load_int(kind, b);
+    switch (kind) {
     case QMP_KIND_NUMBER:
         return *(const double *) a == *(const double *) b;
     case QMP_KIND_BOOL:
@@ -1550,6 +1403,7 @@ equal_scalar(QmpKind kind, const QmpTypeInfo *type, gconstpointer a,
         return qmp_value_equal(type, *(gconstpointer const *) a,
                                *(gconstpointer const *) b);
     case QMP_KIND_ARRAY:
+    default: /* integers: above */
         break;
     }
     return FALSE;

@@ -223,6 +223,20 @@ static gboolean check_object(Walk *w, const QmpJson *obj, const QmpJson *value, 
     return TRUE;
 }
 
+typedef struct {
+    const char *name;
+    guint mask;
+} TypeMask;
+
+/* The mask of name in table, or otherwise. */
+static guint mask_of(const TypeMask *table, gsize n, const char *name, guint otherwise)
+{
+    for (gsize i = 0; name && i < n; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return table[i].mask;
+    return otherwise;
+}
+
 /* The JSON types a type accepts, as a bit set over QmpJsonType. */
 static guint accepted_types(const QmpSchemaCheck *c, const char *type)
 {
@@ -230,27 +244,22 @@ static guint accepted_types(const QmpSchemaCheck *c, const char *type)
     const char *meta = info ? str_member(info, "meta-type") : NULL;
     if (!meta)
         return 0;
-    if (strcmp(meta, "object") == 0)
-        return 1u << QMP_JSON_OBJECT;
-    if (strcmp(meta, "array") == 0)
-        return 1u << QMP_JSON_ARRAY;
-    if (strcmp(meta, "enum") == 0)
-        return 1u << QMP_JSON_STRING;
-    if (strcmp(meta, "builtin") == 0) {
-        const char *jt = str_member(info, "json-type");
-        if (g_strcmp0(jt, "int") == 0)
-            return 1u << QMP_JSON_INT;
-        if (g_strcmp0(jt, "number") == 0)
-            return 1u << QMP_JSON_INT | 1u << QMP_JSON_DOUBLE;
-        if (g_strcmp0(jt, "string") == 0)
-            return 1u << QMP_JSON_STRING;
-        if (g_strcmp0(jt, "boolean") == 0)
-            return 1u << QMP_JSON_BOOL;
-        if (g_strcmp0(jt, "null") == 0)
-            return 1u << QMP_JSON_NULL;
-        return ~0u;
-    }
-    return 0;
+    static const TypeMask metas[] = {
+        { "object", 1u << QMP_JSON_OBJECT },
+        { "array", 1u << QMP_JSON_ARRAY },
+        { "enum", 1u << QMP_JSON_STRING },
+    };
+    static const TypeMask json_types[] = {
+        { "int", 1u << QMP_JSON_INT },
+        { "number", 1u << QMP_JSON_INT | 1u << QMP_JSON_DOUBLE },
+        { "string", 1u << QMP_JSON_STRING },
+        { "boolean", 1u << QMP_JSON_BOOL },
+        { "null", 1u << QMP_JSON_NULL },
+    };
+    if (strcmp(meta, "builtin") == 0)
+        return mask_of(json_types, G_N_ELEMENTS(json_types),
+                       str_member(info, "json-type"), ~0u);
+    return mask_of(metas, G_N_ELEMENTS(metas), meta, 0);
 }
 
 static gboolean check(Walk *w, const char *type, const QmpJson *value, GError **error)

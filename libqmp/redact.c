@@ -20,10 +20,10 @@ QmpRedactor *qmp_redactor_new(void)
 
 void qmp_redactor_free(QmpRedactor *r)
 {
-    if (!r)
-        return;
-    g_hash_table_unref(r->names);
-    g_hash_table_unref(r->replies);
+    if (r) {
+        g_hash_table_unref(r->names);
+        g_hash_table_unref(r->replies);
+    }
     g_free(r);
 }
 

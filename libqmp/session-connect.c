@@ -69,6 +69,15 @@ typedef struct {
     guint16 port;
 } ConnectArgs;
 
+static ConnectArgs *connect_args_new(const char *path, const char *host, guint16 port)
+{
+    ConnectArgs *a = g_new0(ConnectArgs, 1);
+    a->path = g_strdup(path);
+    a->host = g_strdup(host);
+    a->port = port;
+    return a;
+}
+
 static void connect_args_free(ConnectArgs *a)
 {
     g_free(a->path);
@@ -147,9 +156,8 @@ void qmp_monitor_connect_unix_async(QmpMonitor *mon, const char *path,
 {
     g_return_if_fail(QMP_IS_MONITOR(mon));
     g_return_if_fail(path != NULL);
-    ConnectArgs *a = g_new0(ConnectArgs, 1);
-    a->path = g_strdup(path);
-    start_connect(mon, a, qmp_monitor_connect_unix_async, cancellable, callback, user_data);
+    start_connect(mon, connect_args_new(path, NULL, 0), qmp_monitor_connect_unix_async,
+                  cancellable, callback, user_data);
 }
 
 gboolean qmp_monitor_connect_unix_finish(QmpMonitor *mon, GAsyncResult *result,
@@ -164,10 +172,8 @@ void qmp_monitor_connect_tcp_async(QmpMonitor *mon, const char *host, guint16 po
 {
     g_return_if_fail(QMP_IS_MONITOR(mon));
     g_return_if_fail(host != NULL);
-    ConnectArgs *a = g_new0(ConnectArgs, 1);
-    a->host = g_strdup(host);
-    a->port = port;
-    start_connect(mon, a, qmp_monitor_connect_tcp_async, cancellable, callback, user_data);
+    start_connect(mon, connect_args_new(NULL, host, port), qmp_monitor_connect_tcp_async,
+                  cancellable, callback, user_data);
 }
 
 gboolean qmp_monitor_connect_tcp_finish(QmpMonitor *mon, GAsyncResult *result,

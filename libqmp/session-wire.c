@@ -22,6 +22,9 @@
 #include "transport.h"
 
 #define READ_CHUNK (64 * 1024)
+/* Is member m's name the literal lit? (lengths first: most differ there) */
+#define KEY_IS(m, lit) \
+    ((m)->key_len == sizeof(lit) - 1 && memcmp((m)->key, lit, sizeof(lit) - 1) == 0)
 #define MAX_IOV 256 /* messages per sendmsg (IOV_MAX is 1024) */
 
 static void dispatch_inbox(QmpMonitor *mon);
@@ -267,27 +270,16 @@ static GError *handle_message(QmpMonitor *mon, QmpJsonDoc *doc)
     const QmpJson *ev = NULL, *err = NULL, *ret = NULL, *idn = NULL;
     gboolean greeting = FALSE;
     for (const QmpJson *m = root->v.first; m; m = m->next) {
-        const char *k = m->key;
-        switch (m->key_len) {
-        case 2:
-            if (k[0] == 'i' && k[1] == 'd')
-                idn = m;
-            break;
-        case 3:
-            if (memcmp(k, "QMP", 3) == 0)
-                greeting = TRUE;
-            break;
-        case 5:
-            if (memcmp(k, "event", 5) == 0)
-                ev = m;
-            else if (memcmp(k, "error", 5) == 0)
-                err = m;
-            break;
-        case 6:
-            if (memcmp(k, "return", 6) == 0)
-                ret = m;
-            break;
-        }
+        if (KEY_IS(m, "id"))
+            idn = m;
+        else if (KEY_IS(m, "event"))
+            ev = m;
+        else if (KEY_IS(m, "error"))
+            err = m;
+        else if (KEY_IS(m, "return"))
+            ret = m;
+        else if (KEY_IS(m, "QMP"))
+            greeting = TRUE;
     }
     if (ev) {
         const char *name = qmp_json_get_string(ev);

@@ -128,6 +128,20 @@ static QmpReplay *replay_new(const char *name, const char *format)
     return rec;
 }
 
+/* The JSON text at line of the file, or NULL with a "FILE:LINE: why" error. */
+static QmpJsonDoc *parse_at(QmpReplay *rec, const char *text, gsize len, guint line,
+                            GError **error)
+{
+    GError *err = NULL;
+    QmpJsonDoc *doc = qmp_json_parse(text, len, 0, &err);
+    if (!doc) {
+        g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "%s:%u: %s", rec->name, line,
+                    err->message);
+        g_error_free(err);
+    }
+    return doc;
+}
+
 static gboolean is_blank(const char *p, const char *end)
 {
     for (; p < end; p++)
@@ -184,14 +198,9 @@ static gboolean load_jsonl(QmpReplay *rec, const char *data, gsize len,
         const char *le = nl ? nl : end;
         line++;
         if (!is_blank(p, le)) {
-            GError *err = NULL;
-            QmpJsonDoc *doc = qmp_json_parse(p, le - p, 0, &err);
-            if (!doc) {
-                g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "%s:%u: %s",
-                            rec->name, line, err->message);
-                g_error_free(err);
+            QmpJsonDoc *doc = parse_at(rec, p, le - p, line, error);
+            if (!doc)
                 return FALSE;
-            }
             const QmpJson *root = qmp_json_doc_root(doc);
             if (!header) {
                 const QmpJson *v = qmp_json_lookup(root, "qmpkit-recording");
@@ -278,14 +287,9 @@ static gboolean load_libvirt(QmpReplay *rec, const char *data, gsize len,
             return too_large(rec->name, rec->max_line, "message", chunk_line, error);
         if ((blank || p >= end || !nl) && chunk) {
             const char *cend = blank ? p : le;
-            GError *err = NULL;
-            QmpJsonDoc *doc = qmp_json_parse(chunk, cend - chunk, 0, &err);
-            if (!doc) {
-                g_set_error(error, QMP_ERROR, QMP_ERROR_PROTOCOL, "%s:%u: %s",
-                            rec->name, chunk_line, err->message);
-                g_error_free(err);
+            QmpJsonDoc *doc = parse_at(rec, chunk, cend - chunk, chunk_line, error);
+            if (!doc)
                 return FALSE;
-            }
             g_ptr_array_add(rec->docs, doc);
             const QmpJson *root = qmp_json_doc_root(doc);
             if (root->type != QMP_JSON_OBJECT) {

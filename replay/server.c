@@ -143,6 +143,18 @@ static gboolean on_writable(gint fd, GIOCondition cond, gpointer data)
 }
 
 /* Queue msg with its "id" replaced by id (or dropped when id is NULL). */
+/* Move the message the generator holds to the output, as one line. */
+static void take_gen(QmpReplayServer *s)
+{
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(s->gen, &buf, &len);
+    g_string_append_len(s->outbuf, (const char *) buf, len);
+    g_string_append(s->outbuf, "\r\n");
+    yajl_gen_clear(s->gen);
+    yajl_gen_reset(s->gen, NULL);
+}
+
 static void send_msg(QmpReplayServer *s, const QmpJson *msg, const QmpJson *id)
 {
     if (s->closed)
@@ -164,13 +176,7 @@ static void send_msg(QmpReplayServer *s, const QmpJson *msg, const QmpJson *id)
     } else {
         qmp_json_gen(msg, g);
     }
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    g_string_append_len(s->outbuf, (const char *) buf, len);
-    g_string_append(s->outbuf, "\r\n");
-    yajl_gen_clear(g);
-    yajl_gen_reset(g, NULL);
+    take_gen(s);
     s->n_sent++;
 }
 
@@ -191,13 +197,7 @@ static void send_error_class(QmpReplayServer *s, const QmpJson *id, const char *
         qmp_json_gen(id, g);
     }
     yajl_gen_map_close(g);
-    const unsigned char *buf;
-    size_t len;
-    yajl_gen_get_buf(g, &buf, &len);
-    g_string_append_len(s->outbuf, (const char *) buf, len);
-    g_string_append(s->outbuf, "\r\n");
-    yajl_gen_clear(g);
-    yajl_gen_reset(g, NULL);
+    take_gen(s);
 }
 
 static void send_error(QmpReplayServer *s, const QmpJson *id, const char *desc)
