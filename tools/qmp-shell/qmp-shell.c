@@ -22,6 +22,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "qmp-monitor.h"
+#include "qmp-recorder.h"
 #include "shell-schema.h"
 
 /* Exit statuses (docs/qmp-shell.1). */
@@ -40,6 +41,7 @@ typedef struct {
     gboolean json;
     gboolean hmp;
     gboolean verbose;
+    QmpRecorder *recorder; /* --record */
     gboolean interactive;
     gboolean at_prompt;   /* the line editor shows a prompt */
     gboolean quitting;    /* "quit" was sent: a close is expected */
@@ -144,11 +146,15 @@ static void on_event(QmpMonitor *mon, const char *event, const QmpJson *data,
     output_end();
 }
 
+/* --verbose and --record: the trace hook sees every message (secrets
+ * already redacted). */
 static void on_trace(QmpMonitor *mon, QmpTraceDirection dir, const char *line, gsize len,
                      const int *fds, guint n_fds, gpointer user_data)
 {
-    if (dir == QMP_TRACE_OUT)
+    if (sh.verbose && dir == QMP_TRACE_OUT)
         fprintf(stderr, "-> %.*s\n", (int) len, line);
+    if (sh.recorder)
+        qmp_recorder_add(sh.recorder, dir, line, len, n_fds);
 }
 
 static void on_closed(QmpMonitor *mon, const GError *error, gpointer user_data)
@@ -468,7 +474,7 @@ static gboolean connect_address(QmpMonitor *mon, const char *addr, GError **erro
 int main(int argc, char **argv)
 {
     gboolean version = FALSE, no_history = FALSE;
-    char *qemu = NULL, *history_file = NULL;
+    char *qemu = NULL, *history_file = NULL, *record = NULL;
     gint timeout_s = 10;
     GOptionEntry entries[] = {
         { "json", 'j', 0, G_OPTION_ARG_NONE, &sh.json,
@@ -485,6 +491,8 @@ int main(int argc, char **argv)
           "Neither read nor write a history file", NULL },
         { "timeout", 't', 0, G_OPTION_ARG_INT, &timeout_s,
           "Seconds to wait for the greeting (default 10)", "S" },
+        { "record", 0, 0, G_OPTION_ARG_FILENAME, &record,
+          "Record the conversation (secrets redacted) for qmp-replay", "FILE" },
         { "version", 'V', 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
         { NULL },
     };
@@ -531,6 +539,16 @@ int main(int argc, char **argv)
 
     g_autoptr(QmpMonitor) mon = qmp_monitor_new(NULL);
     sh.mon = mon;
+    if (record) {
+        sh.recorder = qmp_recorder_new(record, address ? address : "qemu spawned by qmp-shell",
+                                       &error);
+        if (!sh.recorder) {
+            fprintf(stderr, "qmp-shell: %s\n", error->message);
+            return EXIT_USAGE;
+        }
+    }
+    if (sh.verbose || sh.recorder)
+        qmp_monitor_set_trace(mon, on_trace, NULL, NULL);
     gboolean ok;
     if (address) {
         ok = connect_address(mon, address, &error);
@@ -549,6 +567,8 @@ int main(int argc, char **argv)
         ok = qmp_monitor_handshake(mon, QMP_HANDSHAKE_OOB, timeout_s * 1000, &error);
     if (!ok) {
         fprintf(stderr, "qmp-shell: %s\n", error->message);
+        if (sh.recorder)
+            qmp_recorder_close(sh.recorder, NULL);
         return EXIT_CONNECT;
     }
     const QmpJson *list = NULL;
@@ -558,13 +578,13 @@ int main(int argc, char **argv)
     g_autoptr(ShellSchema) schema = schema_doc ? shell_schema_new(schema_doc, list, &error) : NULL;
     if (!schema) {
         fprintf(stderr, "qmp-shell: cannot read the QEMU's schema: %s\n", error->message);
+        if (sh.recorder)
+            qmp_recorder_close(sh.recorder, NULL);
         return EXIT_CONNECT;
     }
     sh.schema = schema;
     qmp_monitor_subscribe(mon, NULL, on_event, NULL, NULL);
     g_signal_connect(mon, "closed", G_CALLBACK(on_closed), NULL);
-    if (sh.verbose)
-        qmp_monitor_set_trace(mon, on_trace, NULL, NULL);
 
     sh.interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
     int status;
@@ -577,6 +597,13 @@ int main(int argc, char **argv)
     }
     g_signal_handlers_disconnect_by_func(mon, G_CALLBACK(on_closed), NULL);
     qmp_monitor_close(mon);
+    qmp_monitor_set_trace(mon, NULL, NULL, NULL);
+    if (sh.recorder && !qmp_recorder_close(g_steal_pointer(&sh.recorder), &error)) {
+        fprintf(stderr, "qmp-shell: %s\n", error->message);
+        if (status == EXIT_OK)
+            status = EXIT_COMMAND;
+    }
+    g_free(record);
     g_free(qemu);
     g_free(history_file);
     return status;

@@ -180,6 +180,30 @@ def main():
         check(all('timestamp' in l for l in lines if 'event' in l), 'events carry their timestamp')
         check(lines and lines[-1].get('return', {}).get('status') == 'running', 'socket path connection')
 
+        # --record, then the recording served strictly by qmp-replay to the
+        # same script: the same output.
+        rec = os.path.join(tmp, 'shell.jsonl')
+        script = ['stop', 'query-status', 'cont', 'query-name']
+        rc, live_out, err = run(script, '--json', '--record', rec, sock)
+        check(rc == 0 and os.path.exists(rec), '--record writes the conversation (%r)' % err)
+        replay_tool = os.path.join(os.path.dirname(SHELL), '..', 'qmp-replay', 'qmp-replay')
+        rsock = os.path.join(tmp, 'replay.sock')
+        srv = subprocess.Popen([replay_tool, 'serve', '--socket', rsock, rec],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while not os.path.exists(rsock) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            rc, replay_out, err = run(script, '--json', rsock)
+            srv_out, srv_err = srv.communicate(timeout=60)
+        finally:
+            if srv.poll() is None:
+                srv.kill()
+                srv.wait()
+        check(rc == 0 and replay_out == live_out and srv.returncode == 0,
+              'the recording replays strictly to the same script, same output (%r %r)'
+              % (err, srv_err[-300:]))
+
         wait_for(port, q)
         rc, out, err = run(['query-name'], '--json', '127.0.0.1:%d' % port)
         check(rc == 0 and json_lines(out) == [{'return': {}}], 'host:port connection (%r)' % err)
