@@ -407,3 +407,52 @@ void mig_pair_free(MigPair *p)
     g_free(p->name);
     g_free(p);
 }
+
+/* The dirtying guest's boot sector (see the header): 16-bit code at 0x7c00
+ * that enters flat 32-bit protected mode and rewrites its region forever. */
+static const guint8 dirty_boot_code[] = {
+    0xfa, 0xfc,                         /* cli; cld */
+    0xe4, 0x92, 0x0c, 0x02, 0xe6, 0x92, /* A20 on (port 0x92) */
+    0x31, 0xc0, 0x8e, 0xd8,             /* xor ax,ax; mov ds,ax */
+    0x0f, 0x01, 0x16, 0x50, 0x7c,       /* lgdt [0x7c50] */
+    0x0f, 0x20, 0xc0, 0x0c, 0x01,       /* mov eax,cr0; or al,1 */
+    0x0f, 0x22, 0xc0,                   /* mov cr0,eax */
+    0xea, 0x1e, 0x7c, 0x08, 0x00,       /* jmp 0x08:0x7c1e */
+    /* 0x7c1e, 32-bit: ds = es = ss = 0x10 (flat data) */
+    0x66, 0xb8, 0x10, 0x00, 0x8e, 0xd8, 0x8e, 0xc0, 0x8e, 0xd0,
+    /* 0x7c28: loop: mov edi,MIG_DIRTY_ADDR; mov ecx,MIG_DIRTY_SIZE/4 */
+    0xbf, MIG_DIRTY_ADDR & 0xff, (MIG_DIRTY_ADDR >> 8) & 0xff,
+    (MIG_DIRTY_ADDR >> 16) & 0xff, MIG_DIRTY_ADDR >> 24,
+    0xb9, (MIG_DIRTY_SIZE / 4) & 0xff, ((MIG_DIRTY_SIZE / 4) >> 8) & 0xff,
+    ((MIG_DIRTY_SIZE / 4) >> 16) & 0xff, (MIG_DIRTY_SIZE / 4) >> 24,
+    0x40, 0xf3, 0xab,                   /* inc eax; rep stosd */
+    0xeb, 0xf1,                         /* jmp loop */
+    0x90,
+    /* 0x7c38: GDT: null, flat 4 GiB code (0x08), flat 4 GiB data (0x10) */
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0xff, 0xff, 0x00, 0x00, 0x00, 0x9a, 0xcf, 0x00,
+    0xff, 0xff, 0x00, 0x00, 0x00, 0x92, 0xcf, 0x00,
+    /* 0x7c50: GDTR: limit 23, base 0x7c38 */
+    0x17, 0x00, 0x38, 0x7c, 0x00, 0x00,
+};
+
+const char *mig_harness_dirty_boot_image(void)
+{
+    static char *path;
+    if (path)
+        return path;
+    g_autofree char *dir = g_build_filename(g_get_user_cache_dir(), "qmpkit", NULL);
+    g_mkdir_with_parents(dir, 0755);
+    path = g_build_filename(dir, "migration-dirty-boot.img", NULL);
+    /* 1 MiB: SeaBIOS does not boot a disk of one sector. */
+    g_autofree guint8 *img = g_malloc0(1024 * 1024);
+    memcpy(img, dirty_boot_code, sizeof(dirty_boot_code));
+    img[510] = 0x55;
+    img[511] = 0xaa;
+    g_autofree char *tmp = g_strdup_printf("%s.%d", path, getpid());
+    GError *error = NULL;
+    g_assert_true(g_file_set_contents(tmp, (const char *) img, 1024 * 1024, &error));
+    g_assert_no_error(error);
+    g_assert_cmpint(g_rename(tmp, path), ==, 0);
+    return path;
+}

@@ -37,6 +37,17 @@ char *mig_harness_qemu10(void);
  * deterministically, under the user cache directory). */
 const char *mig_harness_random_file(void);
 
+/* A guest that never lets pre-copy converge: a boot sector (a 1 MiB raw
+ * image, made once under the user cache directory) that switches to 32-bit
+ * protected mode and rewrites the MIG_DIRTY_SIZE bytes at MIG_DIRTY_ADDR
+ * in a loop, one 32-bit counter value per round (about 250 MB/s under TCG
+ * here).  The region lies above the loader's, whose hash it leaves alone.
+ * Give both sides "-drive file=IMG,format=raw,if=none,id=boot,readonly=on
+ * -device virtio-blk-pci,drive=boot,bootindex=1". */
+#define MIG_DIRTY_ADDR 0xE000000u
+#define MIG_DIRTY_SIZE (64u * 1024 * 1024)
+const char *mig_harness_dirty_boot_image(void);
+
 /* Where live pairs record: replay-tests/recordings/ with QMPKIT_RERECORD=1,
  * else a temporary directory of this process (mig_harness_cleanup removes
  * it), from which the fresh recordings can be replayed at once. */
