@@ -20,7 +20,9 @@ typedef struct _QmpRecorder QmpRecorder;
  * (e.g. "qemu-7.2 source"; may be NULL). */
 QmpRecorder *qmp_recorder_new(const char *path, const char *peer,
                               GError **error);
-/* Append one message (a JSON text, already redacted by the caller). */
+/* Append one message: a JSON text, already redacted by the caller, written
+ * as one compact line (text that is not JSON is written as a stand-in
+ * giving its length only). */
 void qmp_recorder_add(QmpRecorder *r, QmpTraceDirection dir,
                       const char *json, gsize len, guint n_fds);
 /* Flush and close; FALSE with an error when any write failed.  Frees r. */

@@ -4,22 +4,35 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <yajl/yajl_gen.h>
 #include "qmp-recorder.h"
+#include "redact.h" /* libqmp's stand-in for unparsable text */
 
 struct _QmpRecorder {
     FILE *f;
     char *path;
+    yajl_gen gen;         /* writes every line */
     gint64 start_us;
     guint64 seq;
     int write_errno;
 };
 
-static void put_json_string(FILE *f, const char *s)
+static void gen_string(yajl_gen g, const char *s)
 {
-    g_autoptr(GString) g = g_string_new("\"");
-    qmp_json_append_escaped(g, s, strlen(s));
-    g_string_append_c(g, '"');
-    fputs(g->str, f);
+    yajl_gen_string(g, (const unsigned char *) s, strlen(s));
+}
+
+/* Write the generator's JSON as one line, flushed. */
+static void write_line(QmpRecorder *r)
+{
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(r->gen, &buf, &len);
+    if ((fwrite(buf, 1, len, r->f) != len || fputc('\n', r->f) == EOF ||
+         fflush(r->f) != 0) && !r->write_errno)
+        r->write_errno = errno ? errno : EIO;
+    yajl_gen_clear(r->gen);
+    yajl_gen_reset(r->gen, NULL);
 }
 
 QmpRecorder *qmp_recorder_new(const char *path, const char *peer, GError **error)
@@ -34,46 +47,54 @@ QmpRecorder *qmp_recorder_new(const char *path, const char *peer, GError **error
     QmpRecorder *r = g_new0(QmpRecorder, 1);
     r->f = f;
     r->path = g_strdup(path);
+    r->gen = yajl_gen_alloc(NULL);
     r->start_us = g_get_monotonic_time();
     g_autoptr(GDateTime) now = g_date_time_new_now_utc();
     g_autofree char *iso = g_date_time_format_iso8601(now);
-    fputs("{\"qmpkit-recording\": 1", f);
+    yajl_gen_map_open(r->gen);
+    gen_string(r->gen, "qmpkit-recording");
+    yajl_gen_integer(r->gen, 1);
     if (peer) {
-        fputs(", \"peer\": ", f);
-        put_json_string(f, peer);
+        gen_string(r->gen, "peer");
+        gen_string(r->gen, peer);
     }
-    fputs(", \"started\": ", f);
-    put_json_string(f, iso);
-    fputs("}\n", f);
-    if (fflush(f) != 0)
-        r->write_errno = errno;
+    gen_string(r->gen, "started");
+    gen_string(r->gen, iso);
+    yajl_gen_map_close(r->gen);
+    write_line(r);
     return r;
 }
 
 void qmp_recorder_add(QmpRecorder *r, QmpTraceDirection dir, const char *json,
                       gsize len, guint n_fds)
 {
-    double t = (g_get_monotonic_time() - r->start_us) / 1e6;
-    /* A message is one line of compact JSON already (QMP frames by line);
-     * strip a trailing CR/LF defensively. */
-    while (len > 0 && (json[len - 1] == '\n' || json[len - 1] == '\r'))
-        len--;
-    fprintf(r->f, "{\"dir\": \"%s\", \"seq\": %" G_GUINT64_FORMAT ", \"t\": %.6f, ",
-            dir == QMP_TRACE_IN ? "in" : "out", r->seq++, t);
-    if (n_fds > 0)
-        fprintf(r->f, "\"fds\": %u, ", n_fds);
-    fputs("\"msg\": ", r->f);
-    /* Pretty-printed input (a proxied client may send several lines per
-     * message) is kept on one line. */
-    if (memchr(json, '\n', len)) {
-        for (gsize i = 0; i < len; i++)
-            fputc(json[i] == '\n' || json[i] == '\r' ? ' ' : json[i], r->f);
-    } else {
-        fwrite(json, 1, len, r->f);
+    char t[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_formatd(t, sizeof(t), "%.6f", (g_get_monotonic_time() - r->start_us) / 1e6);
+    /* The message as one line of compact JSON, whatever its layout (a
+     * proxied client may pretty-print); text that is not JSON is not
+     * written (it may hold anything), only its length. */
+    g_autoptr(QmpJsonDoc) doc = qmp_json_parse(json, len, 0, NULL);
+    if (!doc) {
+        gsize n;
+        g_autofree char *stand_in = qmp_redactor_unparsable(dir, len, &n);
+        doc = qmp_json_parse(stand_in, n, 0, NULL);
     }
-    fputs("}\n", r->f);
-    if (fflush(r->f) != 0 && !r->write_errno)
-        r->write_errno = errno ? errno : EIO;
+    yajl_gen g = r->gen;
+    yajl_gen_map_open(g);
+    gen_string(g, "dir");
+    gen_string(g, dir == QMP_TRACE_IN ? "in" : "out");
+    gen_string(g, "seq");
+    yajl_gen_integer(g, (long long) r->seq++);
+    gen_string(g, "t");
+    yajl_gen_number(g, t, strlen(t));
+    if (n_fds > 0) {
+        gen_string(g, "fds");
+        yajl_gen_integer(g, n_fds);
+    }
+    gen_string(g, "msg");
+    qmp_json_gen(qmp_json_doc_root(doc), g);
+    yajl_gen_map_close(g);
+    write_line(r);
 }
 
 gboolean qmp_recorder_close(QmpRecorder *r, GError **error)
@@ -89,6 +110,7 @@ gboolean qmp_recorder_close(QmpRecorder *r, GError **error)
                     g_strerror(e));
         ok = FALSE;
     }
+    yajl_gen_free(r->gen);
     g_free(r->path);
     g_free(r);
     return ok;

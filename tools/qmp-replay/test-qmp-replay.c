@@ -435,7 +435,7 @@ static void test_record_secrets_live(void)
         g_assert_null(strstr(written, secrets[i]));
     /* what qom-get returned is hidden too (QEMU answers with the data) */
     g_assert_nonnull(strstr(written, "\"return\":\"<redacted>\",\"id\":7"));
-    g_assert_nonnull(strstr(written, "{\"execute\": \"<redacted>\", \"unparsable\": \"<redacted: "));
+    g_assert_nonnull(strstr(written, "{\"execute\":\"<redacted>\",\"unparsable\":\"<redacted: "));
     g_autoptr(QmpReplay) rec = qmp_replay_load(out, &error);
     g_assert_no_error(error);
     unlink(out);
