@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -25,16 +26,59 @@ gboolean qmp_transport_prepare_fd(int fd, GError **error)
     return TRUE;
 }
 
-int qmp_transport_connect_unix(const char *path, GError **error)
+/* sa for path, FALSE (error set) when it does not fit. */
+static gboolean unix_address(struct sockaddr_un *sa, const char *path, GError **error)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-    if (strlen(path) >= sizeof(sa.sun_path)) {
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa->sun_path)) {
         g_set_error(error, QMP_ERROR, QMP_ERROR_INVALID,
                     "socket path too long: %s", path);
+        return FALSE;
+    }
+    strcpy(sa->sun_path, path);
+    return TRUE;
+}
+
+int qmp_transport_listen_unix(const char *path, GError **error)
+{
+    struct sockaddr_un sa;
+    g_autofree char *tmp = g_strdup_printf("%s.%d", path, (int) getpid());
+    if (!unix_address(&sa, tmp, error))
+        return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(tmp);
+    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+        listen(fd, 1) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO, "cannot listen on %s: %s",
+                    path, g_strerror(e));
+        if (fd >= 0)
+            close(fd);
+        unlink(tmp);
         return -1;
     }
-    strcpy(sa.sun_path, path);
+    return fd;
+}
+
+int qmp_transport_accept(int lfd, GError **error)
+{
+    int fd;
+    do
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) {
+        int e = errno;
+        g_set_error(error, QMP_ERROR, QMP_ERROR_IO, "accept: %s", g_strerror(e));
+    }
+    return fd;
+}
+
+int qmp_transport_connect_unix(const char *path, GError **error)
+{
+    struct sockaddr_un sa;
+    if (!unix_address(&sa, path, error))
+        return -1;
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         int e = errno;

@@ -12,6 +12,16 @@
 int qmp_transport_connect_unix(const char *path, GError **error);
 int qmp_transport_connect_tcp(const char *host, guint16 port, GError **error);
 
+/* A listening unix socket at path (close-on-exec), or -1 with an error.
+ * It is bound and listening under a temporary name first, then renamed to
+ * path, so that a client waiting for path to appear never finds it bound
+ * but not yet listening.  An existing path is replaced. */
+int qmp_transport_listen_unix(const char *path, GError **error);
+
+/* Accept one connection on lfd (blocking): a close-on-exec, non-blocking
+ * socket, or -1 with a QMP_ERROR_IO error. */
+int qmp_transport_accept(int lfd, GError **error);
+
 /* Make fd non-blocking and close-on-exec. */
 gboolean qmp_transport_prepare_fd(int fd, GError **error);
 

@@ -7,12 +7,12 @@
  *   qmp-replay record --listen PATH --connect PATH -o FILE [--peer NAME]
  */
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
+#include <glib-unix.h>
 #include <unistd.h>
 #include "qmp-replay.h"
 #include "redact.h" /* libqmp's secret redaction (exported, not installed) */
@@ -21,41 +21,21 @@
 
 #define MAX_FDS 16
 
-/* Listen on path.  The socket is bound and listening under a temporary
- * name first and then renamed, so that a client waiting for path to appear
- * never finds it bound but not yet listening. */
-static int listen_unix(const char *path)
+/* Wait for one client on a unix socket at path (the library's transport):
+ * its socket, or -1 after saying why.  The path is gone afterwards. */
+static int accept_client(const char *path)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    g_autofree char *tmp = g_strdup_printf("%s.%d", path, (int) getpid());
-    if (strlen(tmp) >= sizeof(sa.sun_path)) {
-        fprintf(stderr, "qmp-replay: socket path too long: %s\n", path);
-        return -1;
+    GError *error = NULL;
+    int lfd = qmp_transport_listen_unix(path, &error);
+    int fd = lfd >= 0 ? qmp_transport_accept(lfd, &error) : -1;
+    if (lfd >= 0) {
+        close(lfd);
+        unlink(path);
     }
-    strcpy(sa.sun_path, tmp);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    unlink(tmp);
-    if (fd < 0 || bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 1) < 0 ||
-        rename(tmp, path) < 0) {
-        fprintf(stderr, "qmp-replay: cannot listen on %s: %s\n", path, g_strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(tmp);
-        return -1;
+    if (fd < 0) {
+        fprintf(stderr, "qmp-replay: %s\n", error->message);
+        g_error_free(error);
     }
-    return fd;
-}
-
-static int accept_one(int lfd, const char *path)
-{
-    int fd;
-    do
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    close(lfd);
-    unlink(path);
-    if (fd < 0)
-        fprintf(stderr, "qmp-replay: accept: %s\n", g_strerror(errno));
     return fd;
 }
 
@@ -120,10 +100,7 @@ static int cmd_serve(int argc, char **argv)
         }
         qmp_replay_server_set_schema(s, qmp_json_doc_root(doc));
     }
-    int lfd = listen_unix(socket_path);
-    if (lfd < 0)
-        return 2;
-    int fd = accept_one(lfd, socket_path);
+    int fd = accept_client(socket_path);
     if (fd < 0)
         return 2;
     if (!qmp_replay_server_serve_fd(s, fd, &error)) {
@@ -143,19 +120,51 @@ static int cmd_serve(int argc, char **argv)
 
 /* ---- record (proxy) ---------------------------------------------------------- */
 
+/* The proxy runs on the GMainContext: one input source per side, and an
+ * output queue per side (with its own output source while the socket is
+ * full), all through libqmp's transport (fds travel with the first byte of
+ * the bytes they came with). */
+
 typedef struct {
+    GBytes *data;
+    gsize off;
+    int fds[MAX_FDS];
+    guint n_fds;
+} Chunk;
+
+typedef struct _Proxy Proxy;
+
+typedef struct {
+    Proxy *proxy;
     int from, to;
     QmpTraceDirection dir;  /* as seen by the client: OUT = client to QEMU */
-    GString *buf;
+    GString *buf;           /* bytes read, not yet a whole message */
     QmpJsonSplit split;
     guint fds_pending;
+    GQueue outq;            /* Chunk * to write to `to` */
+    GSource *out_source;
 } Pipe;
+
+struct _Proxy {
+    Pipe pipes[2];
+    QmpRecorder *rec;
+    QmpRedactor *secrets;
+    GMainLoop *loop;
+};
+
+static void chunk_free(Chunk *c)
+{
+    for (guint i = 0; i < c->n_fds; i++)
+        close(c->fds[i]);
+    g_bytes_unref(c->data);
+    g_free(c);
+}
 
 /* One message as the recording keeps it: secrets hidden (libqmp's one
  * redaction), a message that cannot be parsed hidden whole (QEMU accepts
  * single-quoted JSON, which we do not parse: it may hold anything). */
-static void record_message(QmpRecorder *r, QmpRedactor *red, QmpTraceDirection dir,
-                           const char *text, gsize len, guint n_fds)
+static void record_message(Proxy *p, QmpTraceDirection dir, const char *text, gsize len,
+                           guint n_fds)
 {
     while (len > 0 && g_ascii_isspace(*text)) {
         text++;
@@ -163,76 +172,130 @@ static void record_message(QmpRecorder *r, QmpRedactor *red, QmpTraceDirection d
     }
     g_autoptr(QmpJsonDoc) doc = qmp_json_parse(text, len, 0, NULL);
     gsize n;
-    g_autofree char *s = doc ? qmp_redactor_message(red, dir, qmp_json_doc_root(doc), &n)
+    g_autofree char *s = doc ? qmp_redactor_message(p->secrets, dir, qmp_json_doc_root(doc), &n)
                              : qmp_redactor_unparsable(dir, len, &n);
     if (!s) {
         s = qmp_json_to_string(qmp_json_doc_root(doc));
         n = strlen(s);
     }
-    qmp_recorder_add(r, dir, s, n, n_fds);
+    qmp_recorder_add(p->rec, dir, s, n, n_fds);
 }
 
-static gboolean write_all(int fd, const char *p, gsize n, const int *fds, guint n_fds)
+static gboolean on_writable(gint fd, GIOCondition cond, gpointer data);
+
+/* Write what the socket takes of pipe's queue; FALSE on a write error. */
+static gboolean flush_out(Pipe *pipe)
 {
-    while (n > 0) {
-        struct iovec iov = { (void *) p, n };
-        gssize w = qmp_transport_send(fd, &iov, 1, fds, n_fds);
+    Chunk *c;
+    while ((c = g_queue_peek_head(&pipe->outq))) {
+        gsize len;
+        const char *d = g_bytes_get_data(c->data, &len);
+        struct iovec iov = { (void *) (d + c->off), len - c->off };
+        gssize w = qmp_transport_send(pipe->to, &iov, 1, c->fds, c->n_fds);
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!pipe->out_source) {
+                pipe->out_source = g_unix_fd_source_new(pipe->to, G_IO_OUT);
+                g_source_set_callback(pipe->out_source, G_SOURCE_FUNC(on_writable), pipe, NULL);
+                g_source_attach(pipe->out_source, NULL);
+            }
+            return TRUE;
+        }
         if (w < 0)
             return FALSE;
-        p += w;
-        n -= w;
-        n_fds = 0;
+        for (guint i = 0; i < c->n_fds; i++)
+            close(c->fds[i]);
+        c->n_fds = 0;
+        c->off += w;
+        if (c->off == len)
+            chunk_free(g_queue_pop_head(&pipe->outq));
+    }
+    if (pipe->out_source) {
+        g_source_destroy(pipe->out_source);
+        g_clear_pointer(&pipe->out_source, g_source_unref);
     }
     return TRUE;
 }
 
-/* Move what is readable on pipe->from to pipe->to; FALSE at EOF/error. */
-static gboolean pump(Pipe *pipe, QmpRecorder *r, QmpRedactor *secrets)
+static gboolean on_writable(gint fd, GIOCondition cond, gpointer data)
 {
-    char chunk[65536];
-    int fds[MAX_FDS];
-    guint n_fds;
-    ssize_t n = qmp_transport_recv(pipe->from, chunk, sizeof(chunk), fds,
-                                   MAX_FDS, &n_fds);
-    if (n <= 0) {
-        for (guint j = 0; j < n_fds; j++)
-            close(fds[j]);
-        return FALSE;
+    Pipe *pipe = data;
+    if (!flush_out(pipe))
+        g_main_loop_quit(pipe->proxy->loop);
+    return G_SOURCE_CONTINUE; /* flush_out removes it when done */
+}
+
+/* Pass on what is readable on pipe->from and record each whole message. */
+static gboolean on_readable(gint fd, GIOCondition cond, gpointer data)
+{
+    Pipe *pipe = data;
+    char buf[65536];
+    Chunk *c = g_new0(Chunk, 1);
+    gssize n = qmp_transport_recv(pipe->from, buf, sizeof(buf), c->fds, MAX_FDS, &c->n_fds);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        chunk_free(c);
+        return G_SOURCE_CONTINUE;
     }
-    gboolean ok = write_all(pipe->to, chunk, n, fds, n_fds);
-    for (guint j = 0; j < n_fds; j++)
-        close(fds[j]);
-    pipe->fds_pending += n_fds;
-    g_string_append_len(pipe->buf, chunk, n);
+    if (n <= 0) {
+        chunk_free(c);
+        g_main_loop_quit(pipe->proxy->loop);
+        return G_SOURCE_CONTINUE; /* the loop is over */
+    }
+    c->data = g_bytes_new(buf, n);
+    pipe->fds_pending += c->n_fds;
+    g_queue_push_tail(&pipe->outq, c);
+    if (!flush_out(pipe))
+        g_main_loop_quit(pipe->proxy->loop);
+
+    g_string_append_len(pipe->buf, buf, n);
     gsize start = 0;
     for (;;) {
         gsize end = qmp_json_split(&pipe->split, pipe->buf->str + start, pipe->buf->len - start);
         if (end == 0)
             break;
-        record_message(r, secrets, pipe->dir, pipe->buf->str + start, end, pipe->fds_pending);
+        record_message(pipe->proxy, pipe->dir, pipe->buf->str + start, end, pipe->fds_pending);
         pipe->fds_pending = 0;
         memset(&pipe->split, 0, sizeof(pipe->split));
         start += end;
     }
     /* The split state counts from buf + start, which becomes the start. */
     g_string_erase(pipe->buf, 0, start);
-    return ok;
+    return G_SOURCE_CONTINUE;
 }
 
-static int connect_unix(const char *path)
+/* Relay between client and qemu until either side closes, recording. */
+static void run_proxy(Proxy *p, int client, int qemu)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return -1;
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
+    p->loop = g_main_loop_new(NULL, FALSE);
+    p->pipes[0] = (Pipe) { .proxy = p, .from = qemu, .to = client, .dir = QMP_TRACE_IN,
+                           .buf = g_string_new(NULL) };
+    p->pipes[1] = (Pipe) { .proxy = p, .from = client, .to = qemu, .dir = QMP_TRACE_OUT,
+                           .buf = g_string_new(NULL) };
+    GSource *in[2];
+    for (int i = 0; i < 2; i++) {
+        g_queue_init(&p->pipes[i].outq);
+        in[i] = g_unix_fd_source_new(p->pipes[i].from, G_IO_IN);
+        g_source_set_callback(in[i], G_SOURCE_FUNC(on_readable), &p->pipes[i], NULL);
+        g_source_attach(in[i], NULL);
     }
-    return fd;
+    g_main_loop_run(p->loop);
+    for (int i = 0; i < 2; i++) {
+        Pipe *pipe = &p->pipes[i];
+        /* what is still queued goes out (blocking) before the sockets close */
+        if (!g_queue_is_empty(&pipe->outq)) {
+            int fl = fcntl(pipe->to, F_GETFL);
+            if (fl >= 0 && fcntl(pipe->to, F_SETFL, fl & ~O_NONBLOCK) == 0)
+                flush_out(pipe);
+        }
+        g_source_destroy(in[i]);
+        g_source_unref(in[i]);
+        if (pipe->out_source) {
+            g_source_destroy(pipe->out_source);
+            g_source_unref(pipe->out_source);
+        }
+        g_queue_clear_full(&pipe->outq, (GDestroyNotify) chunk_free);
+        g_string_free(pipe->buf, TRUE);
+    }
+    g_main_loop_unref(p->loop);
 }
 
 static int cmd_record(int argc, char **argv)
@@ -260,16 +323,13 @@ static int cmd_record(int argc, char **argv)
         g_clear_error(&error);
         return 2;
     }
-    int lfd = listen_unix(listen_path);
-    if (lfd < 0)
-        return 2;
-    int client = accept_one(lfd, listen_path);
+    int client = accept_client(listen_path);
     if (client < 0)
         return 2;
-    int qemu = connect_unix(connect_path);
+    int qemu = qmp_transport_connect_unix(connect_path, &error);
     if (qemu < 0) {
-        fprintf(stderr, "qmp-replay: cannot connect to %s: %s\n", connect_path,
-                g_strerror(errno));
+        fprintf(stderr, "qmp-replay: %s\n", error->message);
+        g_error_free(error);
         close(client);
         return 2;
     }
@@ -283,26 +343,10 @@ static int cmd_record(int argc, char **argv)
         return 2;
     }
     g_autoptr(QmpRedactor) secrets = qmp_redactor_new();
-    Pipe pipes[2] = {
-        { qemu, client, QMP_TRACE_IN, g_string_new(NULL), { 0 }, 0 },
-        { client, qemu, QMP_TRACE_OUT, g_string_new(NULL), { 0 }, 0 },
-    };
-    gboolean open_ = TRUE;
-    while (open_) {
-        struct pollfd pfd[2] = { { qemu, POLLIN, 0 }, { client, POLLIN, 0 } };
-        if (poll(pfd, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        for (int i = 0; i < 2 && open_; i++)
-            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-                open_ = pump(&pipes[i], r, secrets);
-    }
+    Proxy proxy = { .rec = r, .secrets = secrets };
+    run_proxy(&proxy, client, qemu);
     close(client);
     close(qemu);
-    g_string_free(pipes[0].buf, TRUE);
-    g_string_free(pipes[1].buf, TRUE);
     if (!qmp_recorder_close(r, &error)) {
         fprintf(stderr, "qmp-replay: %s\n", error->message);
         g_error_free(error);
