@@ -580,6 +580,16 @@ static void on_poll_reply(QmpMigration *m, const QmpJson *ret, const GError *err
         phase_done(m);
         return;
     case QMP_MIGRATION_STATUS_FAILED:
+        if (m->cancel_requested) {
+            /* The stream can break before the source reaches "cancelled"
+             * (the destination saw the cancel first): still the caller's
+             * cancel, and the guest still runs on the source. */
+            fail(m, QMP_MIGRATION_ERROR_CANCELLED,
+                 "the migration was cancelled (the source reported: %s);"
+                 " the guest keeps running on the source",
+                 info->error_desc ? info->error_desc : "failed");
+            return;
+        }
         fail(m, QMP_MIGRATION_ERROR_FAILED, "the source reported failure: %s",
              info->error_desc ? info->error_desc : "QEMU gave no reason");
         return;

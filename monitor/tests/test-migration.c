@@ -342,7 +342,10 @@ static void scenario_cancel(MigPair *p)
     g_assert_true(g_str_has_prefix(error->message, "Perform: "));
     g_clear_error(&error);
     g_assert_cmpint(qmp_migration_get_failed_phase(mig), ==, QMP_MIGRATION_PHASE_PERFORM);
-    g_assert_cmpint(qmp_migration_get_progress(mig)->status, ==, QMP_MIGRATION_STATUS_CANCELLED);
+    /* QEMU ends in "cancelled", or in "failed" when the stream broke
+     * before the cancel settled; the workflow reports the cancel either way. */
+    QmpMigrationStatus end = qmp_migration_get_progress(mig)->status;
+    g_assert_true(end == QMP_MIGRATION_STATUS_CANCELLED || end == QMP_MIGRATION_STATUS_FAILED);
     assert_source_running(p);
     assert_destination_gone(p);
     /* Nothing more runs. */
