@@ -275,6 +275,24 @@ do_restore(QmpMonitor *mon, const char *path)
     g_assert_cmpuint(pr.done_bytes, ==, qmp_save_image_get_stream_length(img));
 }
 
+/* A paused guest saved and left paused. */
+static void
+do_save_paused(QmpMonitor *mon, const char *path)
+{
+    g_autoptr(GError) error = NULL;
+    Progress pr = { .partial = g_strconcat(path, ".partial", NULL) };
+    g_autoptr(QmpSaveOptions) o = options(&pr, QMP_SAVE_THEN_STOP);
+
+    gboolean ok = qmp_save(mon, path, o, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    g_assert_true(pr.done);
+    g_autoptr(QmpSaveImage) img = qmp_save_image_open(path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(qmp_save_image_get_flags(img), ==, 0);
+    g_free(pr.partial);
+}
+
 /* A v1 image cut in the stream: only QEMU can tell. */
 static void
 do_restore_cut(QmpMonitor *mon, const char *path)
@@ -501,6 +519,10 @@ replay_set(const char *dir, const char *tag)
     }
     if (g_file_test(r_live, G_FILE_TEST_EXISTS))
         replay_one(r_live, do_save_live_async, image1);
+    g_autofree char *n_paused = g_strdup_printf("save-%s-save-paused.jsonl", tag);
+    g_autofree char *r_paused = g_build_filename(dir, n_paused, NULL);
+    if (g_file_test(r_paused, G_FILE_TEST_EXISTS))
+        replay_one(r_paused, do_save_paused, image1);
     if (g_file_test(r_cancel, G_FILE_TEST_EXISTS))
         replay_one(r_cancel, do_save_cancel, image1);
     g_unlink(image);
@@ -627,19 +649,21 @@ test_live_corrupt(void)
     g_autofree char *path = g_build_filename(tmpdir, "corrupt.save", NULL);
     guint fds = save_test_count_fds();
 
-    /* A real image to damage: save a small guest (no loader) at once. */
+    /* A real image to damage: a small guest (no loader) started paused
+     * (-S), saved with QMP_SAVE_THEN_STOP: its image says "not running". */
     {
         const char *argv[] = { "-machine", "q35", "-accel", "tcg", "-m", "64",
-                               "-nodefaults", "-display", "none", NULL };
+                               "-nodefaults", "-display", "none", "-S", NULL };
+        g_autofree char *r_paused = record_path("save-72-save-paused.jsonl");
         g_autoptr(QmpMonitor) mon = qmp_monitor_new(NULL);
+        g_assert_true(qmp_monitor_record_to_file(mon, r_paused, "qemu source", &error));
         g_assert_true(qmp_monitor_spawn(mon, QEMU72, argv, &error));
         g_assert_no_error(error);
         g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 30000, &error));
         g_assert_no_error(error);
-        g_autoptr(QmpSaveOptions) o = qmp_save_options_new();
-        qmp_save_options_set_then(o, QMP_SAVE_THEN_QUIT);
-        g_assert_true(qmp_save(mon, path, o, NULL, &error));
-        g_assert_no_error(error);
+        do_save_paused(mon, path);
+        qmp_monitor_set_trace(mon, NULL, NULL, NULL);
+        g_assert_false(status_running(mon));
     }
     gsize len;
     g_autofree char *good = NULL;
@@ -710,11 +734,9 @@ test_live_corrupt(void)
      * defer itself (not recorded: the helper does the handshake). */
     QmpMonitor *ds = qmp_restore_spawn(QEMU72, small, &error);
     g_assert_no_error(error);
-    g_autoptr(QmpSaveOptions) po = qmp_save_options_new();
-    qmp_save_options_set_start(po, QMP_RESTORE_PAUSED);
-    g_assert_true(qmp_restore(ds, gimg, po, NULL, &error));
+    g_assert_true(qmp_restore(ds, gimg, NULL, NULL, &error));
     g_assert_no_error(error);
-    g_assert_false(status_running(ds));
+    g_assert_false(status_running(ds)); /* paused when saved: paused now */
     g_object_unref(ds);
 
     g_unlink(path);
