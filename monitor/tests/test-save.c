@@ -521,8 +521,10 @@ replay_set(const char *dir, const char *tag)
         replay_one(r_live, do_save_live_async, image1);
     g_autofree char *n_paused = g_strdup_printf("save-%s-save-paused.jsonl", tag);
     g_autofree char *r_paused = g_build_filename(dir, n_paused, NULL);
-    if (g_file_test(r_paused, G_FILE_TEST_EXISTS))
+    if (g_file_test(r_paused, G_FILE_TEST_EXISTS)) {
         replay_one(r_paused, do_save_paused, image1);
+        g_unlink(image1);
+    }
     if (g_file_test(r_cancel, G_FILE_TEST_EXISTS))
         replay_one(r_cancel, do_save_cancel, image1);
     g_unlink(image);
