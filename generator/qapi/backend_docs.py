@@ -15,6 +15,8 @@ def _type_text(t):
         return 'nothing'
     if isinstance(t, ArrayType):
         return 'array of ' + _type_text(t.element)
+    if isinstance(t, BuiltinType):
+        return t.name  # 'str', 'int', ...: builtins count as implicit too
     if t.is_implicit():
         return 'object'
     return t.name
