@@ -1,24 +1,144 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * migration-harness.h: a source/destination pair for migration tests, live
- * (two QEMUs with a guest whose RAM is filled from a random file) or
- * replayed (two strict replay servers playing a recorded pair).
+ * migration-harness.h: the one harness of every migration test (test-
+ * migration.c, migration-linkcut*, migration-xver*, migration-preempt*):
+ * the guests (a q35 TCG guest whose RAM is filled with 200 MiB of random
+ * bytes by a loader device, an empty destination started with -incoming
+ * defer, a guest that dirties memory without end), recording both
+ * monitors, replaying them strictly, waiting for MIGRATION events and
+ * statuses, comparing guest memory, and no QEMU, file or namespace left
+ * behind when a test aborts.
  *
- * A live pair records both monitors to DIR/migration-NAME-{source,
- * destination}.jsonl, DIR being replay-tests/recordings/ with
- * QMPKIT_RERECORD=1, else the pair's temporary directory; a replayed pair
- * reads them from replay-tests/recordings/ (or from a given directory, to
- * replay what a live run just recorded).  Scenario code is shared: it runs
- * the same way on both, and checks `pair->live` for what only a live pair
- * can do (kill a QEMU, hash guest memory).
+ * Two ways to drive a pair of QEMUs:
+ *  - MigSide: one side at a time (the link-cut, cross-version and preempt
+ *    tests, which also pass bare QMP).  A test runs one scenario function
+ *    twice: live (QEMU spawned, both monitors recorded) and replayed (the
+ *    recordings served strictly).  `live` says whether sleeping between
+ *    polls and checking memory make sense.
+ *  - MigPair: both at once for the workflow scenarios of test-migration.c.
+ *    A live pair records both monitors to DIR/migration-NAME-{source,
+ *    destination}.jsonl, DIR being replay-tests/recordings/ with
+ *    QMPKIT_RERECORD=1, else a temporary directory; a replayed pair reads
+ *    them from replay-tests/recordings/ (or from a given directory, to
+ *    replay what a live run just recorded).
+ * Scenario commands may depend only on replies and events, never on time,
+ * so that the replay sees the same conversation.
+ *
+ * Failures abort through g_assert (GLib test framework).  Ownership: every
+ * function returning a non-const pointer returns a new one the caller frees.
  */
 #pragma once
 
+#include "qmp-monitor.h"
+#include "qmp-commands.h"
 #include "qmp-migration.h"
 #include "qmp-replay.h"
 
+G_BEGIN_DECLS
+
+/* The guest's random region: loaded at MIG_GUEST_ADDR, MIG_GUEST_SIZE bytes. */
 #define MIG_GUEST_ADDR 0x1000000u
 #define MIG_GUEST_SIZE (200u * 1024 * 1024)
+
+/* Live waits: generous, for a loaded 2-core machine. */
+#define MIG_WAIT_MS 120000
+
+typedef struct {
+    QmpMonitor *mon;
+    const char *name;           /* "source" / "destination" */
+    GPtrArray *statuses;        /* MIGRATION event statuses seen, in order */
+    GString *events;            /* STOP/RESUME/MIGRATION... names, for summaries */
+    QmpReplayServer *server;    /* replay only */
+    gboolean live;
+    GPid pid;                   /* live: the QEMU (killed if the test aborts) */
+} MigSide;
+
+/* Paths and binaries.  QEMU 10.0: $QMPKIT_QEMU_10, else where build.sh
+ * unpacks it (~/.cache/qmpkit/qemu-backports/bin/); NULL when neither. */
+const char *mig_test_qemu_72(void);
+const char *mig_test_qemu_10(void);
+/* The 200 MiB random file the source's loader fills RAM from (made once,
+ * deterministically, under the user cache directory; the benches make the
+ * same one), and a file's SHA-256. */
+const char *mig_test_rand_file(void);
+char *mig_test_sha256(const char *path);
+/* A temporary folder for QEMU's cwd, removed with mig_test_rmdir(). */
+char *mig_test_tmpdir(void);
+void mig_test_rmdir(const char *dir);
+/* Where recordings go: replay-tests/recordings/ under QMPKIT_RERECORD=1,
+ * else tmpdir.  And where the replay tests read them (the source tree). */
+gboolean mig_test_rerecord(void);
+char *mig_test_recordings_dir(void);
+
+/* Network namespaces (at most 2) deleted with ip_path if the test aborts. */
+void mig_test_track_netns(const char *ip_path, const char *name);
+void mig_test_untrack_netns(const char *name);
+
+/* Spawn QEMU binary in cwd (so relative paths in commands stay the same
+ * from run to run) with machine (e.g. "q35", "pc-q35-7.2"); a source gets
+ * the loader with rand, a destination (rand NULL) -incoming defer.  Both
+ * monitors record to record_path with peer as header. */
+void mig_side_spawn(MigSide *side, const char *name, const char *binary,
+                    const char *machine, const char *rand, const char *cwd,
+                    const char *record_path, const char *peer);
+/* The same inside network namespace netns (NULL: the current one). */
+void mig_side_spawn_netns(MigSide *side, const char *name, const char *binary,
+                          const char *machine, const char *rand, const char *cwd,
+                          const char *record_path, const char *peer, const char *netns);
+/* Serve record_path strictly to a new monitor (commands validated against
+ * the recording's own query-qmp-schema when it has one, else QEMU 7.2's as
+ * recorded in replay-tests/recordings/introspection.jsonl). */
+void mig_side_replay(MigSide *side, const char *name, const char *record_path);
+/* Handshake with OOB (needed by migrate-pause/migrate-recover). */
+void mig_side_handshake(MigSide *side);
+/* Replay: assert the conversation went as recorded.  Both: free. */
+void mig_side_finish(MigSide *side);
+
+/* Iterate the thread-default context for ms (live) or not at all. */
+void mig_sleep(MigSide *side, guint ms);
+/* Wait (bounded) until a MIGRATION event with status was seen. */
+void mig_side_wait_event(MigSide *side, const char *status);
+/* Wait (bounded) until a STOP or RESUME event (as named) was seen. */
+void mig_side_wait_run_event(MigSide *side, const char *event);
+/* Poll query-migrate every 50 ms (live) until its status is one of
+ * wanted (a NULL-terminated list); returns the info.  A "failed" status
+ * not wanted aborts the test. */
+QmpMigrationInfo *mig_side_poll(MigSide *side, const char *const *wanted);
+
+/* Capabilities set to TRUE on one side (typed migrate-set-capabilities). */
+void mig_side_set_caps(MigSide *side, const QmpMigrationCapability *caps, guint n);
+
+/* pmemsave the random region to file (relative to QEMU's cwd). */
+void mig_side_pmemsave(MigSide *side, const char *file);
+/* Quit QEMU (a reply racing the end of the connection is fine). */
+void mig_side_quit(MigSide *side);
+
+/* The "uri" argument of the nth (0-based) command named command in the
+ * recording at path (for replays to pass what the live run passed). */
+char *mig_recorded_uri(const char *path, const char *command, guint nth);
+
+
+/* ---- the common tail of a MigSide test ---------------------------------------- */
+
+/* Recordings of case `name` of a test: DIR/migration-PREFIX-NAME-{source,
+ * destination}.jsonl. */
+void mig_test_paths(const char *dir, const char *prefix, const char *name, char **src,
+                    char **dst);
+/* Live: the pmemsave files src-mem.bin and dst-mem.bin in tmpdir hash
+ * like the random file (then go). */
+void mig_test_assert_memory_files(const char *tmpdir);
+/* Live: the recordings in a temporary folder go (kept when re-recording). */
+void mig_test_drop_recordings(const char *src, const char *dst);
+/* main() of a MigSide test: "--live" selects live_fn, else replay_fn, for
+ * each of n cases (structs of case_size bytes whose first member is the
+ * name), registered as /migration/GROUP/{live,replay}/NAME.  Live needs
+ * QEMU 7.2 (else "skipped", 77) and with need_10 QEMU 10.0 (skipped only
+ * without ../shared).  *tmpdir is a live run's folder. */
+int mig_test_main(int argc, char **argv, const char *group, gconstpointer cases, gsize n,
+                  gsize case_size, GTestDataFunc live_fn, GTestDataFunc replay_fn,
+                  gboolean need_10, char **tmpdir);
+
+/* ---- MigPair ---------------------------------------------------------------- */
 
 typedef struct {
     gboolean live;
@@ -29,13 +149,6 @@ typedef struct {
     QmpReplayServer *src_server, *dst_server; /* replayed pairs */
 } MigPair;
 
-/* The QEMU 7.2 binary ("qemu-system-x86_64" from PATH); NULL when absent. */
-char *mig_harness_qemu(void);
-/* QEMU 10.0 ($QMPKIT_QEMU_10); NULL when not there. */
-char *mig_harness_qemu10(void);
-/* The 200 MiB random file the source's loader fills RAM from (made once,
- * deterministically, under the user cache directory). */
-const char *mig_harness_random_file(void);
 
 /* A guest that never lets pre-copy converge: a boot sector (a 1 MiB raw
  * image, made once under the user cache directory) that switches to 32-bit
@@ -94,3 +207,5 @@ guint mig_recording_grep(const char *dir, const char *name, gboolean is_source,
                          const char *needle);
 /* Ends both QEMUs / servers (asserting a replay went as recorded). */
 void mig_pair_free(MigPair *p);
+
+G_END_DECLS

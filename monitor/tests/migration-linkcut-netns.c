@@ -7,7 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
-#include "migration-linkcut-harness.h"
+#include "migration-harness.h"
 #include "migration-linkcut-netns.h"
 
 struct _MigNetns {

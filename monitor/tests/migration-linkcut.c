@@ -34,7 +34,7 @@
 #include <string.h>
 #include <glib/gstdio.h>
 #include "qmp-migration.h"
-#include "migration-linkcut-harness.h"
+#include "migration-harness.h"
 #include "migration-linkcut-proxy.h"
 #include "migration-linkcut-netns.h"
 
@@ -186,14 +186,6 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     mig_side_quit(dst);
 }
 
-static void paths(const char *dir, const Case *c, char **src, char **dst)
-{
-    g_autofree char *s = g_strdup_printf("migration-linkcut-%s-source.jsonl", c->name);
-    g_autofree char *d = g_strdup_printf("migration-linkcut-%s-destination.jsonl", c->name);
-    *src = g_build_filename(dir, s, NULL);
-    *dst = g_build_filename(dir, d, NULL);
-}
-
 static void uris_clear(Uris *u)
 {
     g_free(u->incoming);
@@ -226,7 +218,7 @@ static guint count_sent(const char *path, const char *name, gboolean inband)
 static char *replay(const Case *c, const char *dir)
 {
     g_autofree char *sp = NULL, *dp = NULL;
-    paths(dir, c, &sp, &dp);
+    mig_test_paths(dir, "linkcut", c->name, &sp, &dp);
     /* After a reset the source paused by itself; after a silent cut only
      * the workflow's migrate-pause (to both sides) paused anything. */
     /* Recovery commands go out of band (the destination's main loop may
@@ -268,10 +260,10 @@ static void test_live(gconstpointer data)
 {
     const Case *c = data;
     GError *error = NULL;
-    g_autofree char *rand = mig_test_rand_file(tmpdir);
+    const char *rand = mig_test_rand_file();
     g_autofree char *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
     g_autofree char *sp = NULL, *dp = NULL;
-    paths(recdir, c, &sp, &dp);
+    mig_test_paths(recdir, "linkcut", c->name, &sp, &dp);
 
     g_autoptr(MigProxy) proxy = NULL, proxy2 = NULL;
     g_autoptr(MigNetns) netns = NULL;
@@ -329,42 +321,15 @@ static void test_live(gconstpointer data)
     uris_clear(&u);
     g_clear_pointer(&netns, mig_netns_free); /* QEMUs gone: namespaces go */
 
-    g_autofree char *sm = g_build_filename(tmpdir, "src-mem.bin", NULL);
-    g_autofree char *dm = g_build_filename(tmpdir, "dst-mem.bin", NULL);
-    g_autofree char *h_rand = mig_test_sha256(rand);
-    g_autofree char *h_src = mig_test_sha256(sm);
-    g_autofree char *h_dst = mig_test_sha256(dm);
-    g_unlink(sm);
-    g_unlink(dm);
-    g_assert_cmpstr(h_src, ==, h_rand);
-    g_assert_cmpstr(h_dst, ==, h_rand);
+    mig_test_assert_memory_files(tmpdir);
 
     g_autofree char *again = replay(c, recdir);
     g_assert_cmpstr(again, ==, out->str);
-    if (!mig_test_rerecord()) {
-        g_unlink(sp);
-        g_unlink(dp);
-    }
+    mig_test_drop_recordings(sp, dp);
 }
 
 int main(int argc, char **argv)
 {
-    gboolean live = argc > 1 && strcmp(argv[1], "--live") == 0;
-    g_test_init(&argc, &argv, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    if (live && !mig_test_qemu_72()) {
-        g_print("skipped: qemu-system-x86_64 not found in PATH\n");
-        return 77;
-    }
-    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autofree char *name = g_strdup_printf("/migration/linkcut/%s/%s",
-                                                live ? "live" : "replay", cases[i].name);
-        g_test_add_data_func(name, &cases[i], live ? test_live : test_replay);
-    }
-    if (live)
-        tmpdir = mig_test_tmpdir();
-    int rc = g_test_run();
-    mig_test_rmdir(tmpdir);
-    g_free(tmpdir);
-    return rc;
+    return mig_test_main(argc, argv, "linkcut", cases, G_N_ELEMENTS(cases), sizeof(Case),
+                         test_live, test_replay, FALSE, &tmpdir);
 }

@@ -29,7 +29,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include "qmp-migration.h"
-#include "migration-linkcut-harness.h"
+#include "migration-harness.h"
 #include "migration-linkcut-proxy.h"
 
 typedef enum { CASE_FD_REFUSED, CASE_DST_LACKS, CASE_SRC_LACKS } Kind;
@@ -226,18 +226,10 @@ static void check_recordings(const Case *c, const char *sp, const char *dp)
 
 /* ---- running ----------------------------------------------------------------- */
 
-static void paths(const char *dir, const char *name, char **src, char **dst)
-{
-    g_autofree char *s = g_strdup_printf("migration-preempt-%s-source.jsonl", name);
-    g_autofree char *d = g_strdup_printf("migration-preempt-%s-destination.jsonl", name);
-    *src = g_build_filename(dir, s, NULL);
-    *dst = g_build_filename(dir, d, NULL);
-}
-
 static char *replay(const Case *c, const char *dir)
 {
     g_autofree char *sp = NULL, *dp = NULL;
-    paths(dir, c->name, &sp, &dp);
+    mig_test_paths(dir, "preempt", c->name, &sp, &dp);
     check_recordings(c, sp, dp);
     g_autofree char *uri = c->kind == CASE_SRC_LACKS ? mig_recorded_uri(dp, "migrate-incoming", 0)
                                                      : g_strdup(FD_URI);
@@ -292,10 +284,10 @@ static void test_live(gconstpointer data)
 {
     const Case *c = data;
     GError *error = NULL;
-    g_autofree char *rand = mig_test_rand_file(tmpdir);
+    const char *rand = mig_test_rand_file();
     g_autofree char *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
     g_autofree char *sp = NULL, *dp = NULL;
-    paths(recdir, c->name, &sp, &dp);
+    mig_test_paths(recdir, "preempt", c->name, &sp, &dp);
     g_autofree char *uri = NULL;
     if (c->kind == CASE_SRC_LACKS) {
         guint16 port = mig_proxy_free_port(&error);
@@ -316,24 +308,12 @@ static void test_live(gconstpointer data)
     mig_side_finish(&src);
     mig_side_finish(&dst);
 
-    if (c->kind != CASE_FD_REFUSED) {
-        g_autofree char *sm = g_build_filename(tmpdir, "src-mem.bin", NULL);
-        g_autofree char *dm = g_build_filename(tmpdir, "dst-mem.bin", NULL);
-        g_autofree char *h_rand = mig_test_sha256(rand);
-        g_autofree char *h_src = mig_test_sha256(sm);
-        g_autofree char *h_dst = mig_test_sha256(dm);
-        g_unlink(sm);
-        g_unlink(dm);
-        g_assert_cmpstr(h_src, ==, h_rand);
-        g_assert_cmpstr(h_dst, ==, h_rand);
-    }
+    if (c->kind != CASE_FD_REFUSED)
+        mig_test_assert_memory_files(tmpdir);
 
     g_autofree char *again = replay(c, recdir);
     g_assert_cmpstr(again, ==, out->str);
-    if (!mig_test_rerecord()) {
-        g_unlink(sp);
-        g_unlink(dp);
-    }
+    mig_test_drop_recordings(sp, dp);
 }
 
 int main(int argc, char **argv)

@@ -18,7 +18,7 @@
 #include <signal.h>
 #include <string.h>
 #include <glib/gstdio.h>
-#include "migration-linkcut-harness.h"
+#include "migration-harness.h"
 #include "migration-linkcut-proxy.h"
 
 typedef struct {
@@ -82,18 +82,10 @@ static void scenario(MigSide *src, MigSide *dst, const char *uri, const Case *c,
     mig_side_quit(dst);
 }
 
-static void paths(const char *dir, const Case *c, char **src, char **dst)
-{
-    g_autofree char *s = g_strdup_printf("migration-xver-raw-%s-source.jsonl", c->name);
-    g_autofree char *d = g_strdup_printf("migration-xver-raw-%s-destination.jsonl", c->name);
-    *src = g_build_filename(dir, s, NULL);
-    *dst = g_build_filename(dir, d, NULL);
-}
-
 static char *replay(const Case *c, const char *dir)
 {
     g_autofree char *sp = NULL, *dp = NULL;
-    paths(dir, c, &sp, &dp);
+    mig_test_paths(dir, "xver-raw", c->name, &sp, &dp);
     g_autofree char *uri = mig_recorded_uri(dp, "migrate-incoming", 0);
     MigSide src, dst;
     mig_side_replay(&src, "source", sp);
@@ -117,10 +109,10 @@ static void test_live(gconstpointer data)
 {
     const Case *c = data;
     GError *error = NULL;
-    g_autofree char *rand = mig_test_rand_file(tmpdir);
+    const char *rand = mig_test_rand_file();
     g_autofree char *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
     g_autofree char *sp = NULL, *dp = NULL;
-    paths(recdir, c, &sp, &dp);
+    mig_test_paths(recdir, "xver-raw", c->name, &sp, &dp);
     guint16 port = mig_proxy_free_port(&error);
     g_assert_no_error(error);
     g_autofree char *uri = g_strdup_printf("tcp:127.0.0.1:%u", port);
@@ -138,53 +130,15 @@ static void test_live(gconstpointer data)
     mig_side_finish(&src);
     mig_side_finish(&dst);
 
-    g_autofree char *sm = g_build_filename(tmpdir, "src-mem.bin", NULL);
-    g_autofree char *dm = g_build_filename(tmpdir, "dst-mem.bin", NULL);
-    g_autofree char *h_rand = mig_test_sha256(rand);
-    g_autofree char *h_src = mig_test_sha256(sm);
-    g_autofree char *h_dst = mig_test_sha256(dm);
-    g_unlink(sm);
-    g_unlink(dm);
-    g_assert_cmpstr(h_src, ==, h_rand);
-    g_assert_cmpstr(h_dst, ==, h_rand);
+    mig_test_assert_memory_files(tmpdir);
 
     g_autofree char *again = replay(c, recdir);
     g_assert_cmpstr(again, ==, out->str);
-    if (!mig_test_rerecord()) {
-        g_unlink(sp);
-        g_unlink(dp);
-    }
+    mig_test_drop_recordings(sp, dp);
 }
 
 int main(int argc, char **argv)
 {
-    gboolean live = argc > 1 && strcmp(argv[1], "--live") == 0;
-    g_test_init(&argc, &argv, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    if (live && !mig_test_qemu_72()) {
-        g_print("skipped: qemu-system-x86_64 not found in PATH\n");
-        return 77;
-    }
-    if (live && !mig_test_qemu_10()) {
-        const char *shared = g_getenv("QMPKIT_SHARED_DIR");
-        if (!shared || !g_file_test(shared, G_FILE_TEST_IS_DIR)) {
-            g_print("skipped: no ../shared, so no QEMU 10.0 (QMPKIT_QEMU_10 unset)\n");
-            return 77;
-        }
-        g_printerr("QEMU 10.0 not found although ../shared exists: run "
-                   "../shared/tools/unpack-qemu-backports.sh (build.sh test does) and export "
-                   "QMPKIT_QEMU_10 with the path it prints\n");
-        return 1;
-    }
-    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autofree char *name = g_strdup_printf("/migration/xver-raw/%s/%s",
-                                                live ? "live" : "replay", cases[i].name);
-        g_test_add_data_func(name, &cases[i], live ? test_live : test_replay);
-    }
-    if (live)
-        tmpdir = mig_test_tmpdir();
-    int rc = g_test_run();
-    mig_test_rmdir(tmpdir);
-    g_free(tmpdir);
-    return rc;
+    return mig_test_main(argc, argv, "xver-raw", cases, G_N_ELEMENTS(cases), sizeof(Case),
+                         test_live, test_replay, TRUE, &tmpdir);
 }

@@ -1095,7 +1095,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     signal(SIGPIPE, SIG_IGN);
     if (live) {
-        qemu = mig_harness_qemu();
+        qemu = g_strdup(mig_test_qemu_72());
         if (!qemu) {
             g_print("skipped: qemu-system-x86_64 not found in PATH\n");
             return 77;
