@@ -50,19 +50,30 @@ static const char *migb_random_file(void)
     return path;
 }
 
-static QmpMonitor *migb_spawn(const char *dir, gboolean source)
+/* QEMU 10.0 ($QMPKIT_QEMU_10, which run-all sets the way build.sh does),
+ * or NULL. */
+static inline const char *migb_qemu_10(void)
+{
+    const char *q = g_getenv("QMPKIT_QEMU_10");
+    return q && g_file_test(q, G_FILE_TEST_IS_EXECUTABLE) ? q : NULL;
+}
+
+/* A source (loader) or destination (-incoming defer) of binary `qemu`
+ * (NULL: qemu-system-x86_64 from PATH) with `machine`, in dir. */
+static inline QmpMonitor *migb_spawn_qemu(const char *dir, gboolean source, const char *qemu,
+                                   const char *machine)
 {
     GError *error = NULL;
     g_autofree char *loader = g_strdup_printf("loader,file=%s,addr=0x1000000",
                                               migb_random_file());
-    const char *args[] = { "-machine", "q35", "-accel", "tcg", "-m", "512", "-nodefaults",
+    const char *args[] = { "-machine", machine, "-accel", "tcg", "-m", "512", "-nodefaults",
                            "-display", "none",
                            source ? "-device" : "-incoming", source ? loader : "defer", NULL };
     g_autofree char *cwd = g_get_current_dir();
     if (chdir(dir) != 0)
         exit(1);
     QmpMonitor *mon = qmp_monitor_new(NULL);
-    if (!qmp_monitor_spawn(mon, "qemu-system-x86_64", args, &error) ||
+    if (!qmp_monitor_spawn(mon, qemu ? qemu : "qemu-system-x86_64", args, &error) ||
         !qmp_monitor_handshake(mon, QMP_HANDSHAKE_OOB, 30000, &error)) {
         fprintf(stderr, "migration bench: %s\n", error->message);
         exit(1);
@@ -70,6 +81,11 @@ static QmpMonitor *migb_spawn(const char *dir, gboolean source)
     if (chdir(cwd) != 0)
         exit(1);
     return mon;
+}
+
+static inline QmpMonitor *migb_spawn(const char *dir, gboolean source)
+{
+    return migb_spawn_qemu(dir, source, NULL, "q35");
 }
 
 static void migb_end(QmpMonitor *mon)
