@@ -4,6 +4,8 @@ every command and event with its arguments, return value, the C functions
 to call and the QEMU version each appeared in.  Files: PREFIX-reference.md
 (Markdown) and PREFIX-schema.7 (a man page)."""
 
+import os
+
 from .cmodel import CModel
 from .schema import (AlternateType, ArrayType, BuiltinType, EnumType,
                      ObjectType, c_name)
@@ -64,7 +66,7 @@ class DocsGen:
         out = ['# QMP reference\n',
                'Generated from `%s` by qapi-gen: every command and event this '
                'schema describes, with the C functions that call it.\n'
-               % self.schema.fname]
+               % os.path.basename(self.schema.fname)]
         for meta, ent, rows in self.entries():
             doc = ent.doc
             out.append('## %s `%s`\n' % (meta, ent.name))
@@ -97,11 +99,16 @@ class DocsGen:
             s = s.replace('\\', '\\e')
             return '\n'.join(('\\&' + l if l.startswith(('.', "'")) else l)
                              for l in s.splitlines())
-        out = ['.TH QMPKIT-SCHEMA 7 "" "qmpkit" "qmpkit reference"',
-               '.SH NAME', 'qmpkit-schema \\- the QMP commands and events '
+        # no path of the build machine: the page is byte-identical wherever
+        # the schema is checked out
+        P = self.m.prefix
+        out = ['.TH %s-SCHEMA 7 "" "qmpkit" "qmpkit reference"' % P.upper(),
+               '.SH NAME', '%s-schema \\- the QMP commands and events ' % P +
                'qmpkit ships bindings for',
                '.SH DESCRIPTION',
-               'Generated from %s by qapi-gen.' % esc(self.schema.fname)]
+               'Generated from %s by qapi-gen.  The C functions named below '
+               'are declared in qmp-commands.h and qmp-events.h; see '
+               'qmpkit(3).' % esc(os.path.basename(self.schema.fname))]
         for section in ('command', 'event'):
             out.append('.SH %sS' % section.upper())
             for meta, ent, rows in self.entries():
@@ -118,10 +125,13 @@ class DocsGen:
                 if meta == 'command':
                     out.append('.PP')
                     out.append('Returns: %s.' % esc(_type_text(ent.ret_type)))
+                out.append('.PP')
+                since = ''
                 if doc is not None and doc.since():
-                    out.append('.PP')
-                    out.append('Since QEMU %s. C: %s.' % (
-                        esc(doc.since()), ', '.join(self.c_api(meta, ent))))
+                    since = 'Since QEMU %s. ' % esc(doc.since())
+                out.append('%sC: %s.' % (since,
+                                         ', '.join(self.c_api(meta, ent))))
+        out += ['.SH SEE ALSO', 'qmpkit(3)']
         return '\n'.join(out) + '\n'
 
 
