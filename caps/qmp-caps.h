@@ -34,8 +34,10 @@
 
 #include <glib.h>
 #include "qmp-monitor.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 typedef struct _QmpCaps QmpCaps;
 
@@ -110,4 +112,5 @@ void qmp_caps_free(QmpCaps *caps);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpCaps, qmp_caps_free)
 
+QMP_END_PUBLIC
 G_END_DECLS

@@ -15,8 +15,10 @@
 
 #include "qmp-monitor.h"
 #include "qmp-type-info.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 enum {
     QMP_COMMAND_ALLOW_OOB = 1 << 0,   /* sent with exec-oob when enabled */
@@ -82,4 +84,5 @@ gboolean qmp_monitor_check_schema(QmpMonitor *mon, GError **error);
 /* Whether the server has this command; TRUE when schema checking is off. */
 gboolean qmp_monitor_has_command(QmpMonitor *mon, const char *command);
 
+QMP_END_PUBLIC
 G_END_DECLS

@@ -9,8 +9,10 @@
 #pragma once
 
 #include <glib.h>
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 #define QMP_ERROR (qmp_error_quark())
 GQuark qmp_error_quark(void);
@@ -44,4 +46,5 @@ typedef enum {
 const char *qmp_command_error_class_name(QmpCommandErrorCode code);
 QmpCommandErrorCode qmp_command_error_code_from_class(const char *klass);
 
+QMP_END_PUBLIC
 G_END_DECLS

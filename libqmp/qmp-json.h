@@ -15,8 +15,10 @@
 
 #include <glib.h>
 #include <yajl/yajl_gen.h>
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 typedef enum {
     QMP_JSON_NULL,
@@ -154,4 +156,5 @@ QmpJsonDoc *qmp_json_builder_finish(QmpJsonBuilder *b);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpJsonDoc, qmp_json_doc_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpJsonBuilder, qmp_json_builder_free)
 
+QMP_END_PUBLIC
 G_END_DECLS

@@ -58,8 +58,10 @@
 #include <gio/gio.h>
 #include "qmp-json.h"
 #include "qmp-error.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 #define QMP_TYPE_MONITOR (qmp_monitor_get_type())
 G_DECLARE_FINAL_TYPE(QmpMonitor, qmp_monitor, QMP, MONITOR, GObject)
@@ -295,4 +297,5 @@ guint qmp_monitor_get_close_grace(QmpMonitor *mon);
  * emitted once, when the connection ends for whatever reason, with the
  * fatal error (QMP_ERROR_CLOSED when closed by qmp_monitor_close()). */
 
+QMP_END_PUBLIC
 G_END_DECLS

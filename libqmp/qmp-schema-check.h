@@ -27,8 +27,10 @@
 #include <glib.h>
 #include "qmp-json.h"
 #include "qmp-error.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 typedef struct _QmpSchemaCheck QmpSchemaCheck;
 
@@ -72,4 +74,5 @@ const QmpJson *qmp_schema_check_lookup(const QmpSchemaCheck *c,
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpSchemaCheck, qmp_schema_check_free)
 
+QMP_END_PUBLIC
 G_END_DECLS

@@ -40,8 +40,10 @@
 #include <glib.h>
 #include <yajl/yajl_gen.h>
 #include "qmp-json.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 typedef enum {
     QMP_KIND_INT8,
@@ -206,4 +208,5 @@ gpointer qmp_value_copy(const QmpTypeInfo *type, gconstpointer value);
 const char *qmp_enum_to_string(const QmpTypeInfo *type, int value);
 int qmp_enum_from_string(const QmpTypeInfo *type, const char *str);
 
+QMP_END_PUBLIC
 G_END_DECLS

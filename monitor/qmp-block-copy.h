@@ -41,8 +41,10 @@
 #include "qmp-types.h"
 #include "qmp-caps.h"
 #include "qmp-migration.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -278,4 +280,5 @@ QmpBlockCopyJob *qmp_nbd_storage_get_job(QmpNbdStorage *s, guint i);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpNbdStorage, qmp_nbd_storage_free)
 
+QMP_END_PUBLIC
 G_END_DECLS

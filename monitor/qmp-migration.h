@@ -91,8 +91,10 @@
 #include "qmp-monitor.h"
 #include "qmp-caps.h"
 #include "qmp-types.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 #define QMP_TYPE_MIGRATION (qmp_migration_get_type())
 G_DECLARE_FINAL_TYPE(QmpMigration, qmp_migration, QMP, MIGRATION, GObject)
@@ -384,4 +386,5 @@ gboolean qmp_migration_recover_finish(QmpMigration *mig, GAsyncResult *result,
 gboolean qmp_migration_recover(QmpMigration *mig, const char *new_uri,
                                const char *connect_uri, GError **error);
 
+QMP_END_PUBLIC
 G_END_DECLS

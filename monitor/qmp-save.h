@@ -58,8 +58,10 @@
 
 #include <gio/gio.h>
 #include "qmp-monitor.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -250,4 +252,5 @@ gboolean qmp_restore_finish(QmpMonitor *mon, GAsyncResult *result,
 QmpMonitor *qmp_restore_spawn(const char *binary, const char *const *argv,
                               GError **error);
 
+QMP_END_PUBLIC
 G_END_DECLS

@@ -11,8 +11,10 @@
 
 #include <glib.h>
 #include "qmp-monitor.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 typedef struct _QmpRecorder QmpRecorder;
 
@@ -36,4 +38,5 @@ gboolean qmp_recorder_close(QmpRecorder *r, GError **error);
 gboolean qmp_monitor_record_to_file(QmpMonitor *mon, const char *path,
                                     const char *peer, GError **error);
 
+QMP_END_PUBLIC
 G_END_DECLS

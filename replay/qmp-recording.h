@@ -14,8 +14,10 @@
 #include "qmp-json.h"
 #include "qmp-error.h"
 #include "qmp-monitor.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 typedef struct _QmpReplay QmpReplay;
 
@@ -81,4 +83,5 @@ typedef struct {
 } QmpJsonSplit;
 gsize qmp_json_split(QmpJsonSplit *st, const char *buf, gsize len);
 
+QMP_END_PUBLIC
 G_END_DECLS

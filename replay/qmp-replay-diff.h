@@ -7,11 +7,14 @@
 
 #include <glib.h>
 #include "qmp-json.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 /* Lines "  PATH: expected X, got Y" for each difference of two JSON values
  * (object member order ignored); "" when equal.  Newly allocated. */
 char *qmp_replay_diff(const QmpJson *expected, const QmpJson *got);
 
+QMP_END_PUBLIC
 G_END_DECLS

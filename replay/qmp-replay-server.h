@@ -47,8 +47,10 @@
 #include <glib.h>
 #include "qmp-recording.h"
 #include "qmp-schema-check.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 /* The string a recorded secret is replaced with (see qmp-monitor.h). */
 #define QMP_REPLAY_REDACTED "<redacted>"
@@ -103,4 +105,5 @@ void qmp_replay_server_free(QmpReplayServer *s);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(QmpReplayServer, qmp_replay_server_free)
 
+QMP_END_PUBLIC
 G_END_DECLS

@@ -7,8 +7,10 @@
 
 #include <glib.h>
 #include "qmp-replay-server.h"
+#include "qmp-export.h"
 
 G_BEGIN_DECLS
+QMP_BEGIN_PUBLIC
 
 /* Load file (an absolute path, a path that exists, or a name under
  * $QMPKIT_SOURCE_DIR/replay-tests/recordings/), start a server on the
@@ -30,4 +32,5 @@ void qmp_replay_test_assert_done(QmpReplayServer *s);
 /* Path of a recording in the source tree (see qmp_replay_test_start). */
 char *qmp_replay_test_recording_path(const char *name);
 
+QMP_END_PUBLIC
 G_END_DECLS
