@@ -141,7 +141,13 @@ GError *qmp_session_handle_reply(QmpMonitor *mon, QmpJsonDoc *doc,
     }
     g_hash_table_steal(mon->pending, GUINT_TO_POINTER(id));
     gboolean ordinary = call->ordinary;
-    if (err) {
+    if (call->cancellable && g_cancellable_is_cancelled(call->cancellable)) {
+        /* Cancelled while its reply was already waiting to be read: the
+         * cancel wins, as GIO's rule says, whichever of the socket and the
+         * cancel's idle source the context dispatches first. */
+        qmp_call_complete(call, NULL, g_error_new_literal(QMP_ERROR, QMP_ERROR_CANCELLED,
+                                                          "the command was cancelled"));
+    } else if (err) {
         const QmpJson *k = qmp_json_lookup(err, "class");
         const char *klass = k ? qmp_json_get_string(k) : NULL;
         QmpCommandErrorCode code = qmp_command_error_code_from_class(klass ? klass : "");

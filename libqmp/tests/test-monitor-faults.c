@@ -294,6 +294,37 @@ static void test_cancel(void)
     finish(&f);
 }
 
+/* Cancelled after its reply arrived but before the reply was read: the
+ * socket's source outranks the cancel's idle source, yet the call must
+ * still complete with QMP_ERROR_CANCELLED (the peer answers at once; the
+ * pause only makes it likely that the reply is waiting when the context
+ * runs). */
+static void test_cancel_reply_waiting(void)
+{
+    Fixture f;
+    GError *error = NULL;
+    start(&f, "greeting\nok\nrecv\nsend {\"return\": {}, \"id\": \"qmpkit-2\"}\nok\ndrain");
+    handshake_ok(&f);
+    GCancellable *c = g_cancellable_new();
+    One o = { 0 };
+    qmp_monitor_execute_async(f.mon, "fast", NULL, 0, NULL, 0, c, one_cb, &o);
+    g_usleep(200 * 1000);
+    g_cancellable_cancel(c);
+    while (!o.done)
+        g_main_context_iteration(NULL, TRUE);
+    g_assert_error(o.error, QMP_ERROR, QMP_ERROR_CANCELLED);
+    g_clear_error(&o.error);
+    g_object_unref(c);
+    QmpJsonDoc *doc = qmp_monitor_execute(f.mon, "next", NULL, 0, NULL, 0, 5000, NULL, &error);
+    g_assert_no_error(error);
+    qmp_json_doc_unref(doc);
+    /* the cancel's idle source (it holds the call, which holds the
+     * monitor) may still be queued behind the replies: let it run */
+    while (g_main_context_pending(NULL))
+        g_main_context_iteration(NULL, FALSE);
+    finish(&f);
+}
+
 static void typed_cb(GObject *source, GAsyncResult *res, gpointer data)
 {
     One *o = data;
@@ -542,6 +573,7 @@ int main(int argc, char **argv)
     g_test_add_func("/monitor/faults/out-of-order", test_out_of_order);
     g_test_add_func("/monitor/faults/sync-timeout", test_sync_timeout);
     g_test_add_func("/monitor/faults/cancel", test_cancel);
+    g_test_add_func("/monitor/faults/cancel-reply-waiting", test_cancel_reply_waiting);
     g_test_add_func("/monitor/faults/typed-errors", test_typed_errors);
     g_test_add_func("/monitor/faults/trace-redaction", test_trace_redaction);
     g_test_add_func("/monitor/faults/close-fails-pending", test_close_fails_pending);
