@@ -51,13 +51,20 @@ echo "ok installed under $prefix; pkg-config: $libs"
 soname=$(readelf -d "$libdir/libqmp.so.1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libqmp.so.1 ] || fail "SONAME is '$soname', not libqmp.so.1"
 for m in man3/qmpkit.3 man7/qmp-schema.7; do
-  f=$(find "$tmp/dest" -path "*/man/$m")
-  [ -n "$f" ] || fail "$m not installed"
-  warn=$(groff -t -man -ww -z "$f" 2>&1) || fail "$m: groff failed"
-  [ -z "$warn" ] || fail "$m: $warn"
-  ! grep -q "$src\|$build" "$f" || fail "$m names the build machine's paths"
+  [ -n "$(find "$tmp/dest" -path "*/man/$m")" ] || fail "$m not installed"
 done
-echo "ok SONAME libqmp.so.1; qmpkit.3 and qmp-schema.7 installed, format cleanly"
+for t in "$tmp/dest$prefix"/bin/*; do
+  [ -n "$(find "$tmp/dest" -path "*/man/man1/$(basename "$t").1")" ] ||
+    fail "$(basename "$t") is installed without its man page"
+done
+nman=0
+for f in $(find "$tmp/dest" -path '*/man/man*/*' -type f); do
+  warn=$(groff -t -man -ww -z "$f" 2>&1) || fail "$f: groff failed"
+  [ -z "$warn" ] || fail "$(basename "$f"): $warn"
+  ! grep -q "$src\|$build" "$f" || fail "$(basename "$f") names the build machine's paths"
+  nman=$((nman + 1))
+done
+echo "ok SONAME libqmp.so.1; $nman man pages (qmpkit.3, qmp-schema.7, one per tool) format cleanly"
 
 # 3. every public header on its own, and the umbrella
 n=0
