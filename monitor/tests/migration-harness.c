@@ -789,9 +789,16 @@ guint mig_recording_grep(const char *dir, const char *name, gboolean is_source,
     g_assert_true(g_file_get_contents(path, &text, NULL, NULL));
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     guint n = 0;
-    for (char **l = lines; *l; l++)
-        if (strstr(*l, "\"dir\": \"out\"") && strstr(*l, needle))
+    for (char **l = lines; *l; l++) {
+        if (!**l || !strstr(*l, needle))
+            continue;
+        /* Parsed, so the recorder's spacing does not matter. */
+        g_autoptr(QmpJsonDoc) doc = qmp_json_parse(*l, strlen(*l), 64, NULL);
+        const char *dir = doc ? qmp_json_get_string(qmp_json_lookup(qmp_json_doc_root(doc), "dir"))
+                              : NULL;
+        if (dir && g_str_equal(dir, "out"))
             n++;
+    }
     return n;
 }
 

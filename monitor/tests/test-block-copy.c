@@ -709,11 +709,16 @@ static void derive(const char *path)
                                    qmp_json_get_string(qmp_json_lookup(qmp_json_doc_root(h), "peer")));
             continue;
         }
-        const char *needle = "{\"name\": \"blockdev-mirror\"}, ";
-        char *hit = strstr(line, needle);
-        if (hit) {
-            memmove(hit, hit + strlen(needle), strlen(hit + strlen(needle)) + 1);
+        /* The element {"name": "blockdev-mirror"} of the reply, in
+         * whatever spacing the recorder wrote. */
+        g_autoptr(GRegex) re = g_regex_new("\\{\\s*\"name\"\\s*:\\s*\"blockdev-mirror\"\\s*\\}\\s*,\\s*",
+                                           0, 0, NULL);
+        g_autofree char *edited = NULL;
+        if (*line && g_regex_match(re, line, 0, NULL)) {
+            edited = g_regex_replace_literal(re, line, -1, 0, "", 0, &error);
+            g_assert_no_error(error);
             removed++;
+            line = edited;
         }
         if (*line)
             g_string_append_printf(out, "%s\n", line);
