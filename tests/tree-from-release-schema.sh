@@ -7,7 +7,7 @@
 # reads a recorded 7.2 probe.  Only compiles: the tests of those trees are
 # not run.  Skipped (77) without ../shared.
 #
-#   tree-from-release-schema.sh 7.2.0 9.2.0-rc2
+#   tree-from-release-schema.sh 4.2.0 7.2.0 9.2.0-rc2
 #
 # QMPKIT_WERROR=true|false (meson.build passes its own werror setting)
 # decides whether warnings fail, as in the build that runs the test.
