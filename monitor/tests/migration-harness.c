@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include "migration-harness.h"
+#include "migration-linkcut-proxy.h"
 
 /* ---- no QEMU left behind ------------------------------------------------------ */
 
@@ -111,14 +112,20 @@ static char *run(const char *const *argv)
     return out;
 }
 
+/* A file of ours under the user cache directory (made there). */
+static char *cache_file(const char *name)
+{
+    g_autofree char *dir = g_build_filename(g_get_user_cache_dir(), "qmpkit", NULL);
+    g_mkdir_with_parents(dir, 0755);
+    return g_build_filename(dir, name, NULL);
+}
+
 const char *mig_test_rand_file(void)
 {
     static char *path;
     if (path)
         return path;
-    g_autofree char *dir = g_build_filename(g_get_user_cache_dir(), "qmpkit", NULL);
-    g_mkdir_with_parents(dir, 0755);
-    path = g_build_filename(dir, "migration-guest-200m.bin", NULL);
+    path = cache_file("migration-guest-200m.bin");
     GStatBuf st;
     if (g_stat(path, &st) == 0 && (guint64) st.st_size == MIG_GUEST_SIZE)
         return path;
@@ -308,6 +315,12 @@ void mig_side_handshake(MigSide *side)
     g_assert_true(qmp_monitor_get_oob_enabled(side->mon));
 }
 
+void mig_sides_handshake(MigSide *src, MigSide *dst)
+{
+    mig_side_handshake(src);
+    mig_side_handshake(dst);
+}
+
 void mig_side_finish(MigSide *side)
 {
     if (side->server)
@@ -352,17 +365,30 @@ static gboolean seen(MigSide *side, const char *status)
     return FALSE;
 }
 
-void mig_side_wait_event(MigSide *side, const char *status)
+static gboolean seen_run_event(MigSide *side, const char *event)
+{
+    return strstr(side->events->str, event) != NULL;
+}
+
+/* Iterate the thread-default context until done(side, what), MIG_WAIT_MS
+ * or the monitor's end. */
+static void wait_until(MigSide *side, gboolean (*done)(MigSide *, const char *),
+                       const char *what)
 {
     gboolean expired = FALSE;
     GMainContext *ctx = g_main_context_get_thread_default();
     GSource *t = g_timeout_source_new(MIG_WAIT_MS);
     g_source_set_callback(t, on_timeout, &expired, NULL);
     g_source_attach(t, ctx);
-    while (!seen(side, status) && !expired && qmp_monitor_is_connected(side->mon))
+    while (!done(side, what) && !expired && qmp_monitor_is_connected(side->mon))
         g_main_context_iteration(ctx, TRUE);
     g_source_destroy(t);
     g_source_unref(t);
+}
+
+void mig_side_wait_event(MigSide *side, const char *status)
+{
+    wait_until(side, seen, status);
     if (!seen(side, status)) {
         g_autoptr(GString) all = g_string_new(NULL);
         for (guint i = 0; i < side->statuses->len; i++)
@@ -374,16 +400,8 @@ void mig_side_wait_event(MigSide *side, const char *status)
 
 void mig_side_wait_run_event(MigSide *side, const char *event)
 {
-    gboolean expired = FALSE;
-    GMainContext *ctx = g_main_context_get_thread_default();
-    GSource *t = g_timeout_source_new(MIG_WAIT_MS);
-    g_source_set_callback(t, on_timeout, &expired, NULL);
-    g_source_attach(t, ctx);
-    while (!strstr(side->events->str, event) && !expired && qmp_monitor_is_connected(side->mon))
-        g_main_context_iteration(ctx, TRUE);
-    g_source_destroy(t);
-    g_source_unref(t);
-    if (!strstr(side->events->str, event))
+    wait_until(side, seen_run_event, event);
+    if (!seen_run_event(side, event))
         g_error("%s: no %s event (seen: %s)", side->name, event, side->events->str);
 }
 
@@ -441,34 +459,126 @@ void mig_side_quit(MigSide *side)
     }
 }
 
-/* The nth (0-based) command named command in a recording, or NULL. */
-static const QmpJson *recorded_command(const QmpReplay *rec, const char *command, guint nth)
+void mig_recording_foreach_command(const char *path, MigCommandFunc fn, gpointer data)
 {
+    GError *error = NULL;
+    g_autoptr(QmpReplay) rec = qmp_replay_load(path, &error);
+    g_assert_no_error(error);
     for (guint i = 0; i < qmp_replay_get_n_messages(rec); i++) {
         QmpReplayMsgKind kind;
         const QmpJson *m = qmp_replay_get_message(rec, i, NULL, &kind, NULL, NULL, NULL);
         if (kind != QMP_REPLAY_MSG_COMMAND)
             continue;
         const char *name = qmp_json_get_string(qmp_json_lookup(m, "execute"));
-        if (!name)
+        gboolean oob = !name;
+        if (oob)
             name = qmp_json_get_string(qmp_json_lookup(m, "exec-oob"));
-        if (g_strcmp0(name, command) == 0 && nth-- == 0)
-            return m;
+        fn(name, m, oob, data);
     }
-    return NULL;
+}
+
+typedef struct {
+    const char *command;
+    guint nth;
+    QmpJsonDoc *found;
+} FindCommand;
+
+static void find_command(const char *name, const QmpJson *msg, gboolean oob, gpointer data)
+{
+    FindCommand *f = data;
+    (void) oob;
+    if (!f->found && g_strcmp0(name, f->command) == 0 && f->nth-- == 0)
+        f->found = qmp_json_copy(msg);
+}
+
+/* A copy of the nth (0-based) command named command in a recording, or
+ * NULL. */
+static QmpJsonDoc *recorded_command(const char *path, const char *command, guint nth)
+{
+    FindCommand f = { command, nth, NULL };
+    mig_recording_foreach_command(path, find_command, &f);
+    return f.found;
 }
 
 char *mig_recorded_uri(const char *path, const char *command, guint nth)
 {
-    GError *error = NULL;
-    g_autoptr(QmpReplay) rec = qmp_replay_load(path, &error);
-    g_assert_no_error(error);
-    const QmpJson *m = recorded_command(rec, command, nth);
+    g_autoptr(QmpJsonDoc) doc = recorded_command(path, command, nth);
+    const QmpJson *m = doc ? qmp_json_doc_root(doc) : NULL;
     if (!m)
         g_error("%s: no command %s (#%u) with a uri", path, command, nth);
     const QmpJson *uri = qmp_json_lookup(qmp_json_lookup(m, "arguments"), "uri");
     g_assert_nonnull(qmp_json_get_string(uri));
     return g_strdup(qmp_json_get_string(uri));
+}
+
+void mig_side_join_statuses(GString *out, const char *label, MigSide *side)
+{
+    g_string_append_printf(out, " %s=", label);
+    for (guint i = 0; i < side->statuses->len; i++)
+        g_string_append_printf(out, "%s%s", i ? "," : "",
+                               (char *) g_ptr_array_index(side->statuses, i));
+}
+
+void mig_switch_when_active(QmpMigration *mig, const QmpMigrationProgress *p, gpointer data)
+{
+    gboolean *asked = data;
+    GError *error = NULL;
+    if (!*asked && p->status == QMP_MIGRATION_STATUS_ACTIVE) {
+        *asked = TRUE;
+        g_assert_true(qmp_migration_start_postcopy(mig, &error));
+        g_assert_no_error(error);
+    }
+}
+
+void mig_test_spawn_xver(MigSide *src, MigSide *dst, gboolean src_is_10, const char *tmpdir,
+                         const char *sp, const char *dp, const char *what)
+{
+    const char *q72 = mig_test_qemu_72(), *q10 = mig_test_qemu_10();
+    const char *v_src = src_is_10 ? "10.0" : "7.2", *v_dst = src_is_10 ? "7.2" : "10.0";
+    g_autofree char *p_src = g_strdup_printf("qemu-%s pc-q35-7.2 migration source (%sto %s)",
+                                             v_src, what, v_dst);
+    g_autofree char *p_dst = g_strdup_printf("qemu-%s pc-q35-7.2 migration destination "
+                                             "(%sfrom %s)", v_dst, what, v_src);
+    mig_side_spawn(src, "source", src_is_10 ? q10 : q72, "pc-q35-7.2", mig_test_rand_file(),
+                   tmpdir, sp, p_src);
+    mig_side_spawn(dst, "destination", src_is_10 ? q72 : q10, "pc-q35-7.2", NULL, tmpdir, dp,
+                   p_dst);
+}
+
+void mig_side_set_postcopy_bandwidth(MigSide *side, guint64 bps)
+{
+    GError *error = NULL;
+    QmpMigrateSetParameters p = { 0 };
+    p.has_max_postcopy_bandwidth = TRUE;
+    p.max_postcopy_bandwidth = bps;
+    g_assert_true(qmp_migrate_set_parameters(side->mon, &p, &error));
+    g_assert_no_error(error);
+}
+
+void mig_sides_save_memory(MigSide *src, MigSide *dst)
+{
+    GError *error = NULL;
+    mig_side_wait_event(dst, "completed");
+    g_assert_true(qmp_stop(dst->mon, &error));
+    g_assert_no_error(error);
+    mig_side_pmemsave(src, "src-mem.bin");
+    mig_side_pmemsave(dst, "dst-mem.bin");
+}
+
+void mig_sides_summary_quit(GString *out, MigSide *src, MigSide *dst)
+{
+    mig_side_join_statuses(out, "src", src);
+    mig_side_join_statuses(out, "dst", dst);
+    mig_side_quit(src);
+    mig_side_quit(dst);
+}
+
+char *mig_test_free_tcp_uri(void)
+{
+    GError *error = NULL;
+    guint16 port = mig_proxy_free_port(&error);
+    g_assert_no_error(error);
+    return g_strdup_printf("tcp:127.0.0.1:%u", port);
 }
 
 /* ---- the common tail of a MigSide test ---------------------------------------- */
@@ -497,26 +607,68 @@ void mig_test_assert_memory_files(const char *tmpdir)
     g_assert_cmpstr(h_dst, ==, h_rand);
 }
 
-void mig_test_drop_recordings(const char *src, const char *dst)
+void mig_test_live_paths(const char *tmpdir, const char *prefix, const char *name,
+                         char **recdir, char **src, char **dst)
 {
+    *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
+    mig_test_paths(*recdir, prefix, name, src, dst);
+}
+
+char *mig_test_replay_case(const char *dir, const char *prefix, gconstpointer c,
+                           MigReplayFunc fn)
+{
+    g_autofree char *tree = dir ? NULL : mig_test_recordings_dir();
+    g_autofree char *sp = NULL, *dp = NULL;
+    mig_test_paths(dir ? dir : tree, prefix, *(const char *const *) c, &sp, &dp);
+    MigSide src, dst;
+    mig_side_replay(&src, "source", sp);
+    mig_side_replay(&dst, "destination", dp);
+    GString *out = g_string_new(NULL);
+    fn(&src, &dst, sp, dp, c, out);
+    mig_side_finish(&src);
+    mig_side_finish(&dst);
+    if (!dir)
+        g_test_message("%s", out->str);
+    return g_string_free(out, FALSE);
+}
+
+void mig_test_live_done(MigSide *src, MigSide *dst, GString *out, const char *tmpdir,
+                        gboolean check_memory, const char *recdir, const char *prefix,
+                        gconstpointer c, MigReplayFunc fn)
+{
+    g_test_message("live: %s", out->str);
+    mig_side_finish(src);
+    mig_side_finish(dst);
+    if (check_memory)
+        mig_test_assert_memory_files(tmpdir);
+    g_autofree char *again = mig_test_replay_case(recdir, prefix, c, fn);
+    g_assert_cmpstr(again, ==, out->str);
     if (!mig_test_rerecord()) {
-        g_unlink(src);
-        g_unlink(dst);
+        g_autofree char *sp = NULL, *dp = NULL;
+        mig_test_paths(recdir, prefix, *(const char *const *) c, &sp, &dp);
+        g_unlink(sp);
+        g_unlink(dp);
     }
 }
 
-int mig_test_main(int argc, char **argv, const char *group, gconstpointer cases, gsize n,
-                  gsize case_size, GTestDataFunc live_fn, GTestDataFunc replay_fn,
-                  gboolean need_10, char **tmpdir)
+static const char *main_group;
+static MigReplayFunc main_replay;
+
+static void replay_case(gconstpointer c)
 {
-    gboolean live = argc > 1 && strcmp(argv[1], "--live") == 0;
-    g_test_init(&argc, &argv, NULL);
+    g_free(mig_test_replay_case(NULL, main_group, c, main_replay));
+}
+
+int mig_test_init(int *argc, char ***argv, gboolean need_10, gboolean *live)
+{
+    *live = *argc > 1 && strcmp((*argv)[1], "--live") == 0;
+    g_test_init(argc, argv, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (live && !mig_test_qemu_72()) {
+    if (*live && !mig_test_qemu_72()) {
         g_print("skipped: qemu-system-x86_64 not found in PATH\n");
         return 77;
     }
-    if (live && need_10 && !mig_test_qemu_10()) {
+    if (*live && need_10 && !mig_test_qemu_10()) {
         const char *shared = g_getenv("QMPKIT_SHARED_DIR");
         if (!shared || !g_file_test(shared, G_FILE_TEST_IS_DIR)) {
             g_print("skipped: no ../shared, so no QEMU 10.0 (QMPKIT_QEMU_10 unset)\n");
@@ -527,12 +679,21 @@ int mig_test_main(int argc, char **argv, const char *group, gconstpointer cases,
                    "QMPKIT_QEMU_10 with the path it prints\n");
         return 1;
     }
+    return -1;
+}
+
+int mig_test_run_cases(const char *group, gconstpointer cases, gsize n, gsize case_size,
+                       gboolean live, GTestDataFunc live_fn, GTestDataFunc replay_test,
+                       MigReplayFunc replay_fn, char **tmpdir)
+{
+    main_group = group;
+    main_replay = replay_fn;
     for (gsize i = 0; i < n; i++) {
         gconstpointer c = (const char *) cases + i * case_size;
         g_autofree char *name = g_strdup_printf("/migration/%s/%s/%s", group,
                                                 live ? "live" : "replay",
                                                 *(const char *const *) c);
-        g_test_add_data_func(name, c, live ? live_fn : replay_fn);
+        g_test_add_data_func(name, c, live ? live_fn : replay_test ? replay_test : replay_case);
     }
     if (live)
         *tmpdir = mig_test_tmpdir();
@@ -540,6 +701,61 @@ int mig_test_main(int argc, char **argv, const char *group, gconstpointer cases,
     mig_test_rmdir(*tmpdir);
     g_clear_pointer(tmpdir, g_free);
     return rc;
+}
+
+int mig_test_main(int argc, char **argv, const char *group, gconstpointer cases, gsize n,
+                  gsize case_size, GTestDataFunc live_fn, MigReplayFunc replay_fn,
+                  gboolean need_10, char **tmpdir)
+{
+    gboolean live = FALSE;
+    int rc = mig_test_init(&argc, &argv, need_10, &live);
+    if (rc >= 0)
+        return rc;
+    return mig_test_run_cases(group, cases, n, case_size, live, live_fn, NULL, replay_fn, tmpdir);
+}
+
+/* ---- the cross-version tests ------------------------------------------------------ */
+
+static const MigXverCase xver_cases[] = {
+    { "72-to-10-precopy", FALSE, FALSE },
+    { "72-to-10-postcopy-preempt", FALSE, TRUE },
+    { "10-to-72-precopy", TRUE, FALSE },
+    { "10-to-72-postcopy-preempt", TRUE, TRUE },
+};
+static const char *xver_group, *xver_what;
+static MigXverScenario xver_fn;
+static char *xver_tmpdir;
+
+static void xver_replay_run(MigSide *src, MigSide *dst, const char *sp, const char *dp,
+                            gconstpointer c, GString *out)
+{
+    (void) sp;
+    g_autofree char *uri = mig_recorded_uri(dp, "migrate-incoming", 0);
+    xver_fn(src, dst, uri, c, out);
+}
+
+static void xver_live(gconstpointer data)
+{
+    const MigXverCase *c = data;
+    g_autofree char *recdir = NULL, *sp = NULL, *dp = NULL;
+    mig_test_live_paths(xver_tmpdir, xver_group, c->name, &recdir, &sp, &dp);
+    g_autofree char *uri = mig_test_free_tcp_uri();
+    MigSide src, dst;
+    mig_test_spawn_xver(&src, &dst, c->src_is_10, xver_tmpdir, sp, dp, xver_what);
+    g_autoptr(GString) out = g_string_new(NULL);
+    xver_fn(&src, &dst, uri, c, out);
+    mig_test_live_done(&src, &dst, out, xver_tmpdir, TRUE, recdir, xver_group, c,
+                       xver_replay_run);
+}
+
+int mig_xver_main(int argc, char **argv, const char *group, const char *what,
+                  MigXverScenario fn)
+{
+    xver_group = group;
+    xver_what = what;
+    xver_fn = fn;
+    return mig_test_main(argc, argv, group, xver_cases, G_N_ELEMENTS(xver_cases),
+                         sizeof(MigXverCase), xver_live, xver_replay_run, TRUE, &xver_tmpdir);
 }
 
 /* ---- MigPair ---------------------------------------------------------------- */
@@ -755,10 +971,8 @@ char *mig_recording_arg(const char *dir, const char *name, gboolean is_source,
 {
     g_autofree char *d = dir ? g_strdup(dir) : mig_test_recordings_dir();
     g_autofree char *path = rec_path(d, name, is_source);
-    GError *error = NULL;
-    g_autoptr(QmpReplay) rec = qmp_replay_load(path, &error);
-    g_assert_no_error(error);
-    const QmpJson *msg = recorded_command(rec, command, index);
+    g_autoptr(QmpJsonDoc) doc = recorded_command(path, command, index);
+    const QmpJson *msg = doc ? qmp_json_doc_root(doc) : NULL;
     if (!msg)
         return NULL;
     if (!member)
@@ -865,9 +1079,7 @@ const char *mig_harness_dirty_boot_image(void)
     static char *path;
     if (path)
         return path;
-    g_autofree char *dir = g_build_filename(g_get_user_cache_dir(), "qmpkit", NULL);
-    g_mkdir_with_parents(dir, 0755);
-    path = g_build_filename(dir, "migration-dirty-boot.img", NULL);
+    path = cache_file("migration-dirty-boot.img");
     /* 1 MiB: SeaBIOS does not boot a disk of one sector. */
     g_autofree guint8 *img = g_malloc0(1024 * 1024);
     memcpy(img, dirty_boot_code, sizeof(dirty_boot_code));

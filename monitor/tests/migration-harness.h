@@ -53,6 +53,15 @@ typedef struct {
     GPid pid;                   /* live: the QEMU (killed if the test aborts) */
 } MigSide;
 
+/* A test case: its name (first, as mig_test_run_cases expects) and kind. */
+typedef struct {
+    const char *name;
+    int kind;
+} MigCase;
+
+/* The link cuts of the post-copy link-cut tests. */
+typedef enum { MIG_CUT_RESET, MIG_CUT_SILENT, MIG_CUT_VETH } MigCutKind;
+
 /* Paths and binaries.  QEMU 10.0: $QMPKIT_QEMU_10, else where build.sh
  * unpacks it (~/.cache/qmpkit/qemu-backports/bin/); NULL when neither. */
 const char *mig_test_qemu_72(void);
@@ -91,6 +100,7 @@ void mig_side_spawn_netns(MigSide *side, const char *name, const char *binary,
 void mig_side_replay(MigSide *side, const char *name, const char *record_path);
 /* Handshake with OOB (needed by migrate-pause/migrate-recover). */
 void mig_side_handshake(MigSide *side);
+void mig_sides_handshake(MigSide *src, MigSide *dst);
 /* Replay: assert the conversation went as recorded.  Both: free. */
 void mig_side_finish(MigSide *side);
 
@@ -124,19 +134,92 @@ char *mig_recorded_uri(const char *path, const char *command, guint nth);
  * destination}.jsonl. */
 void mig_test_paths(const char *dir, const char *prefix, const char *name, char **src,
                     char **dst);
+/* Live: where this run records (replay-tests/recordings/ when
+ * re-recording, else tmpdir) and the case's two recording paths. */
+void mig_test_live_paths(const char *tmpdir, const char *prefix, const char *name,
+                         char **recdir, char **src, char **dst);
 /* Live: the pmemsave files src-mem.bin and dst-mem.bin in tmpdir hash
  * like the random file (then go). */
 void mig_test_assert_memory_files(const char *tmpdir);
-/* Live: the recordings in a temporary folder go (kept when re-recording). */
-void mig_test_drop_recordings(const char *src, const char *dst);
-/* main() of a MigSide test: "--live" selects live_fn, else replay_fn, for
- * each of n cases (structs of case_size bytes whose first member is the
- * name), registered as /migration/GROUP/{live,replay}/NAME.  Live needs
- * QEMU 7.2 (else "skipped", 77) and with need_10 QEMU 10.0 (skipped only
- * without ../shared).  *tmpdir is a live run's folder. */
+
+/* Append " LABEL=s1,s2,..." (the MIGRATION statuses side saw) to out. */
+void mig_side_join_statuses(GString *out, const char *label, MigSide *side);
+/* A progress func: switch to post-copy as soon as the migration is active
+ * (data: a gboolean, TRUE once asked). */
+void mig_switch_when_active(QmpMigration *mig, const QmpMigrationProgress *p, gpointer data);
+/* Live: a source of one QEMU and a destination of the other (QEMU 10.0
+ * source when src_is_10), both -machine pc-q35-7.2, recording to sp / dp;
+ * what names the test in the recordings' peer lines. */
+void mig_test_spawn_xver(MigSide *src, MigSide *dst, gboolean src_is_10, const char *tmpdir,
+                         const char *sp, const char *dp, const char *what);
+/* Set max-postcopy-bandwidth (bytes/s) on a side. */
+void mig_side_set_postcopy_bandwidth(MigSide *side, guint64 bps);
+/* After a migration: wait for the destination's "completed", stop it and
+ * pmemsave the region on both sides (src-mem.bin, dst-mem.bin). */
+void mig_sides_save_memory(MigSide *src, MigSide *dst);
+/* Append " src=... dst=..." (mig_side_join_statuses) and quit both. */
+void mig_sides_summary_quit(GString *out, MigSide *src, MigSide *dst);
+/* "tcp:127.0.0.1:PORT" with a port free now. */
+char *mig_test_free_tcp_uri(void);
+
+/* Call fn for each command (execute or exec-oob) the client sent in the
+ * recording at path, in order: its name, message and whether it went out
+ * of band. */
+typedef void (*MigCommandFunc)(const char *name, const QmpJson *msg, gboolean oob,
+                               gpointer data);
+void mig_recording_foreach_command(const char *path, MigCommandFunc fn, gpointer data);
+
+/* Runs a case's scenario on a replayed pair: src_path/dst_path are the
+ * recordings served (to read the URIs the live run used); c the case;
+ * append the scenario's summary to out. */
+typedef void (*MigReplayFunc)(MigSide *src, MigSide *dst, const char *src_path,
+                              const char *dst_path, gconstpointer c, GString *out);
+/* Serve case c's recordings in dir (NULL: the tree's, and the summary is
+ * logged) strictly to two new sides, run fn, assert both conversations
+ * went as recorded; returns the summary. */
+char *mig_test_replay_case(const char *dir, const char *prefix, gconstpointer c,
+                           MigReplayFunc fn);
+/* The end of a live case: log out, finish both sides (QEMUs end, the
+ * recordings complete), compare memory (with check_memory), replay the
+ * fresh recordings through fn expecting the same summary, and drop them
+ * unless re-recording. */
+void mig_test_live_done(MigSide *src, MigSide *dst, GString *out, const char *tmpdir,
+                        gboolean check_memory, const char *recdir, const char *prefix,
+                        gconstpointer c, MigReplayFunc fn);
+
+/* main() of a MigSide test in two steps.  mig_test_init: GLib's test
+ * init; "--live" sets *live; live needs QEMU 7.2 and with need_10 QEMU 10.0
+ * (10.0 is "skipped" only without ../shared).  Returns the exit code when
+ * the test must end now ("skipped": 77), else -1. */
+int mig_test_init(int *argc, char ***argv, gboolean need_10, gboolean *live);
+/* Register each of n cases (structs of case_size bytes whose first member
+ * is the name) as /migration/GROUP/{live,replay}/NAME: live_fn live, else
+ * replay_test, or (NULL) the replay of the case's recordings through
+ * replay_fn; run them; *tmpdir is a live run's folder (then removed). */
+int mig_test_run_cases(const char *group, gconstpointer cases, gsize n, gsize case_size,
+                       gboolean live, GTestDataFunc live_fn, GTestDataFunc replay_test,
+                       MigReplayFunc replay_fn, char **tmpdir);
+/* Both in one. */
 int mig_test_main(int argc, char **argv, const char *group, gconstpointer cases, gsize n,
-                  gsize case_size, GTestDataFunc live_fn, GTestDataFunc replay_fn,
+                  gsize case_size, GTestDataFunc live_fn, MigReplayFunc replay_fn,
                   gboolean need_10, char **tmpdir);
+
+/* ---- the cross-version tests (migration-xver*.c) ---------------------------------- */
+
+typedef struct {
+    const char *name;
+    gboolean src_is_10, postcopy;
+} MigXverCase;
+
+/* Runs one case between src and dst (live or replayed) migrating to uri;
+ * appends a summary to out. */
+typedef void (*MigXverScenario)(MigSide *src, MigSide *dst, const char *uri,
+                                const MigXverCase *c, GString *out);
+/* main() of a cross-version test: 7.2 -> 10.0 and 10.0 -> 7.2, pre-copy
+ * and post-copy (+ preempt), pc-q35-7.2, over TCP on loopback; recordings
+ * migration-GROUP-CASE-*.jsonl; `what` goes into their peer lines. */
+int mig_xver_main(int argc, char **argv, const char *group, const char *what,
+                  MigXverScenario fn);
 
 /* ---- MigPair ---------------------------------------------------------------- */
 

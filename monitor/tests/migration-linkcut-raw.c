@@ -34,16 +34,12 @@
 /* Silent cut: polls (100 ms apart) without progress that make a stall. */
 #define STALL_POLLS 20
 
-typedef enum { CUT_RESET, CUT_SILENT } CutKind;
 
-typedef struct {
-    const char *name;
-    CutKind kind;
-} Case;
+typedef MigCase Case;
 
 static const Case cases[] = {
-    { "reset", CUT_RESET },
-    { "silent", CUT_SILENT },
+    { "reset", MIG_CUT_RESET },
+    { "silent", MIG_CUT_SILENT },
 };
 
 typedef struct {
@@ -54,30 +50,11 @@ typedef struct {
 
 static char *tmpdir; /* live: QEMU's cwd, rand.bin, fresh recordings */
 
-static void set_postcopy_bandwidth(MigSide *side, guint64 bps)
-{
-    GError *error = NULL;
-    QmpMigrateSetParameters p = { 0 };
-    p.has_max_postcopy_bandwidth = TRUE;
-    p.max_postcopy_bandwidth = bps;
-    g_assert_true(qmp_migrate_set_parameters(side->mon, &p, &error));
-    g_assert_no_error(error);
-}
-
-static void join_statuses(GString *out, const char *label, MigSide *side)
-{
-    g_string_append_printf(out, " %s=", label);
-    for (guint i = 0; i < side->statuses->len; i++)
-        g_string_append_printf(out, "%s%s", i ? "," : "",
-                               (char *) g_ptr_array_index(side->statuses, i));
-}
-
 static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
-                     CutKind kind, GString *out)
+                     MigCutKind kind, GString *out)
 {
     GError *error = NULL;
-    mig_side_handshake(src);
-    mig_side_handshake(dst);
+    mig_sides_handshake(src, dst);
 
     const QmpMigrationCapability caps[] = {
         QMP_MIGRATION_CAPABILITY_EVENTS, QMP_MIGRATION_CAPABILITY_RETURN_PATH,
@@ -89,7 +66,7 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     g_assert_no_error(error);
 
     mig_side_set_caps(src, caps, G_N_ELEMENTS(caps));
-    set_postcopy_bandwidth(src, SLOW_POSTCOPY);
+    mig_side_set_postcopy_bandwidth(src, SLOW_POSTCOPY);
     QmpMigrateArgs m = { .uri = u->migrate };
     g_assert_true(qmp_migrate(src->mon, &m, &error));
     g_assert_no_error(error);
@@ -113,7 +90,7 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     mig_side_wait_run_event(dst, "RESUME");
 
     static const char *const paused[] = { "postcopy-paused", NULL };
-    if (kind == CUT_RESET) {
+    if (kind == MIG_CUT_RESET) {
         if (proxy)
             mig_proxy_reset(proxy);
         /* Both sides notice by themselves. */
@@ -145,51 +122,29 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     QmpMigrateRecoverArgs rec = { u->recover };
     g_assert_true(qmp_migrate_recover(dst->mon, &rec, &error));
     g_assert_no_error(error);
-    set_postcopy_bandwidth(src, 0);
+    mig_side_set_postcopy_bandwidth(src, 0);
     QmpMigrateArgs resume = { .uri = u->recover, .has_resume = TRUE, .resume = TRUE };
     g_assert_true(qmp_migrate(src->mon, &resume, &error));
     g_assert_no_error(error);
 
     static const char *const completed[] = { "completed", NULL };
     g_autoptr(QmpMigrationInfo) done = mig_side_poll(src, completed);
-    mig_side_wait_event(dst, "completed");
-    g_assert_true(qmp_stop(dst->mon, &error));
-    g_assert_no_error(error);
-    mig_side_pmemsave(src, "src-mem.bin");
-    mig_side_pmemsave(dst, "dst-mem.bin");
+    mig_sides_save_memory(src, dst);
 
-    g_string_append_printf(out, "cut=%s", kind == CUT_RESET ? "reset" : "silent");
-    join_statuses(out, "src", src);
-    join_statuses(out, "dst", dst);
-    mig_side_quit(src);
-    mig_side_quit(dst);
+    g_string_append_printf(out, "cut=%s", kind == MIG_CUT_RESET ? "reset" : "silent");
+    mig_sides_summary_quit(out, src, dst);
 }
 
-static char *replay(const Case *c, const char *dir)
+static void replay_run(MigSide *src, MigSide *dst, const char *sp, const char *dp,
+                       gconstpointer data, GString *out)
 {
-    g_autofree char *sp = NULL, *dp = NULL;
-    mig_test_paths(dir, "linkcut-raw", c->name, &sp, &dp);
+    const Case *c = data;
     Uris u = { mig_recorded_uri(dp, "migrate-incoming", 0), mig_recorded_uri(sp, "migrate", 0),
                mig_recorded_uri(dp, "migrate-recover", 0) };
-    MigSide src, dst;
-    mig_side_replay(&src, "source", sp);
-    mig_side_replay(&dst, "destination", dp);
-    GString *out = g_string_new(NULL);
-    scenario(&src, &dst, &u, NULL, c->kind, out);
-    mig_side_finish(&src);
-    mig_side_finish(&dst);
+    scenario(src, dst, &u, NULL, c->kind, out);
     g_free(u.incoming);
     g_free(u.migrate);
     g_free(u.recover);
-    return g_string_free(out, FALSE);
-}
-
-static void test_replay(gconstpointer data)
-{
-    const Case *c = data;
-    g_autofree char *dir = mig_test_recordings_dir();
-    g_autofree char *summary = replay(c, dir);
-    g_test_message("%s", summary);
 }
 
 static void test_live(gconstpointer data)
@@ -197,9 +152,8 @@ static void test_live(gconstpointer data)
     const Case *c = data;
     GError *error = NULL;
     const char *rand = mig_test_rand_file();
-    g_autofree char *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
-    g_autofree char *sp = NULL, *dp = NULL;
-    mig_test_paths(recdir, "linkcut-raw", c->name, &sp, &dp);
+    g_autofree char *recdir = NULL, *sp = NULL, *dp = NULL;
+    mig_test_live_paths(tmpdir, "linkcut-raw", c->name, &recdir, &sp, &dp);
 
     guint16 dst_port = mig_proxy_free_port(&error);
     g_assert_no_error(error);
@@ -218,27 +172,20 @@ static void test_live(gconstpointer data)
                    "qemu-7.2 q35 migration destination (post-copy, link cut)");
     g_autoptr(GString) out = g_string_new(NULL);
     scenario(&src, &dst, &u, proxy, c->kind, out);
-    g_test_message("live: %s; proxy: %u connections, %" G_GUINT64_FORMAT " bytes forward, %"
-                   G_GUINT64_FORMAT " back", out->str, mig_proxy_get_n_connections(proxy),
+    g_test_message("proxy: %u connections, %" G_GUINT64_FORMAT " bytes forward, %"
+                   G_GUINT64_FORMAT " back", mig_proxy_get_n_connections(proxy),
                    mig_proxy_get_bytes(proxy, MIG_PROXY_TO_TARGET),
                    mig_proxy_get_bytes(proxy, MIG_PROXY_TO_CLIENT));
-    mig_side_finish(&src);
-    mig_side_finish(&dst);
     g_free(u.incoming);
     g_free(u.migrate);
     g_free(u.recover);
-
-    /* The pages really moved: both sides hold the random file. */
-    mig_test_assert_memory_files(tmpdir);
-
-    /* The recordings replay to the same conversation. */
-    g_autofree char *again = replay(c, recdir);
-    g_assert_cmpstr(again, ==, out->str);
-    mig_test_drop_recordings(sp, dp);
+    /* The pages really moved (both sides hold the random file), and the
+     * recordings replay to the same conversation. */
+    mig_test_live_done(&src, &dst, out, tmpdir, TRUE, recdir, "linkcut-raw", c, replay_run);
 }
 
 int main(int argc, char **argv)
 {
     return mig_test_main(argc, argv, "linkcut-raw", cases, G_N_ELEMENTS(cases), sizeof(Case),
-                         test_live, test_replay, FALSE, &tmpdir);
+                         test_live, replay_run, FALSE, &tmpdir);
 }

@@ -43,17 +43,13 @@
 #define POLL_MS 100
 #define STALL_POLLS 30 /* 3 s live */
 
-typedef enum { CUT_RESET, CUT_SILENT, CUT_VETH } CutKind;
 
-typedef struct {
-    const char *name;
-    CutKind kind;
-} Case;
+typedef MigCase Case;
 
 static const Case cases[] = {
-    { "reset", CUT_RESET },
-    { "silent", CUT_SILENT },
-    { "veth", CUT_VETH },
+    { "reset", MIG_CUT_RESET },
+    { "silent", MIG_CUT_SILENT },
+    { "veth", MIG_CUT_VETH },
 };
 
 /* veth: fixed addresses inside the test's own namespaces. */
@@ -97,7 +93,7 @@ static void on_progress(QmpMigration *mig, const QmpMigrationProgress *p, gpoint
         g_assert_cmpuint(p->remaining, >, 0);
         cut->cut = TRUE;
         GError *error = NULL;
-        if (cut->proxy && cut->c->kind == CUT_RESET)
+        if (cut->proxy && cut->c->kind == MIG_CUT_RESET)
             mig_proxy_reset(cut->proxy);
         else if (cut->proxy)
             mig_proxy_silence(cut->proxy);
@@ -107,30 +103,11 @@ static void on_progress(QmpMigration *mig, const QmpMigrationProgress *p, gpoint
     }
 }
 
-static void join_statuses(GString *out, const char *label, MigSide *side)
-{
-    g_string_append_printf(out, " %s=", label);
-    for (guint i = 0; i < side->statuses->len; i++)
-        g_string_append_printf(out, "%s%s", i ? "," : "",
-                               (char *) g_ptr_array_index(side->statuses, i));
-}
-
-static void set_postcopy_bandwidth(MigSide *side, guint64 bps)
-{
-    GError *error = NULL;
-    QmpMigrateSetParameters p = { 0 };
-    p.has_max_postcopy_bandwidth = TRUE;
-    p.max_postcopy_bandwidth = bps;
-    g_assert_true(qmp_migrate_set_parameters(side->mon, &p, &error));
-    g_assert_no_error(error);
-}
-
 static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
                      MigNetns *netns, const Case *c, GString *out)
 {
     GError *error = NULL;
-    mig_side_handshake(src);
-    mig_side_handshake(dst);
+    mig_sides_handshake(src, dst);
 
     g_autoptr(QmpMigration) mig = qmp_migration_new(src->mon, dst->mon);
     g_assert_true(qmp_migration_set_uri(mig, u->incoming, &error));
@@ -144,8 +121,8 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     qmp_migration_set_poll_interval(mig, poll_ms);
     qmp_migration_set_stall_timeout(mig, STALL_POLLS * poll_ms);
     Cut cut = { c, proxy, netns, dst, FALSE, FALSE, 0, 0 };
-    if (c->kind == CUT_VETH)
-        set_postcopy_bandwidth(src, SLOW_LINK); /* no proxy to slow it */
+    if (c->kind == MIG_CUT_VETH)
+        mig_side_set_postcopy_bandwidth(src, SLOW_LINK); /* no proxy to slow it */
     qmp_migration_set_progress_func(mig, on_progress, &cut, NULL);
 
     /* The cut: the run stops with both sides paused. */
@@ -156,18 +133,18 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     g_assert_cmpint(qmp_migration_get_failed_phase(mig), ==, QMP_MIGRATION_PHASE_PERFORM);
     /* (Not the message: it names the stall time, scaled in replays.) */
     g_test_message("run: %s", error->message);
-    g_assert_nonnull(strstr(error->message, c->kind == CUT_RESET ? "link broke" : "migrate-pause"));
+    g_assert_nonnull(strstr(error->message, c->kind == MIG_CUT_RESET ? "link broke" : "migrate-pause"));
     g_string_append_printf(out, "cut=%s run failed in %s, post-copy paused;", c->name,
                            qmp_migration_phase_to_string(qmp_migration_get_failed_phase(mig)));
     g_clear_error(&error);
     mig_side_wait_event(dst, "postcopy-paused");
 
     /* Recovery over a new address; the migration completes. */
-    if (c->kind == CUT_VETH) {
+    if (c->kind == MIG_CUT_VETH) {
         if (netns)
             g_assert_true(mig_netns_set_link(netns, TRUE, &error));
         g_assert_no_error(error);
-        set_postcopy_bandwidth(src, 0);
+        mig_side_set_postcopy_bandwidth(src, 0);
     }
     gboolean recovered = qmp_migration_recover(mig, u->recover, u->recover_connect, &error);
     g_assert_no_error(error);
@@ -179,8 +156,8 @@ static void scenario(MigSide *src, MigSide *dst, const Uris *u, MigProxy *proxy,
     g_assert_no_error(error);
     mig_side_pmemsave(src, "src-mem.bin");
     mig_side_pmemsave(dst, "dst-mem.bin");
-    join_statuses(out, "src", src);
-    join_statuses(out, "dst", dst);
+    mig_side_join_statuses(out, "src", src);
+    mig_side_join_statuses(out, "dst", dst);
     g_string_append_printf(out, " preempt=%d", qmp_migration_get_preempt(mig));
     mig_side_quit(src);
     mig_side_quit(dst);
@@ -196,29 +173,31 @@ static void uris_clear(Uris *u)
 
 /* How many commands named name the recording at path holds (only those
  * sent in-band, with "execute", when inband). */
-static guint count_sent(const char *path, const char *name, gboolean inband)
+typedef struct {
+    const char *name;
+    gboolean inband;
+    guint n;
+} CountSent;
+
+static void count_command(const char *cmd, const QmpJson *m, gboolean oob, gpointer data)
 {
-    GError *error = NULL;
-    g_autoptr(QmpReplay) rec = qmp_replay_load(path, &error);
-    g_assert_no_error(error);
-    guint n = 0;
-    for (guint i = 0; i < qmp_replay_get_n_messages(rec); i++) {
-        QmpReplayMsgKind kind;
-        const QmpJson *m = qmp_replay_get_message(rec, i, NULL, &kind, NULL, NULL, NULL);
-        if (kind != QMP_REPLAY_MSG_COMMAND)
-            continue;
-        const char *cmd = qmp_json_get_string(qmp_json_lookup(m, "execute"));
-        if (!cmd && !inband)
-            cmd = qmp_json_get_string(qmp_json_lookup(m, "exec-oob"));
-        n += g_strcmp0(cmd, name) == 0;
-    }
-    return n;
+    CountSent *cs = data;
+    (void) m;
+    if (!(oob && cs->inband) && g_strcmp0(cmd, cs->name) == 0)
+        cs->n++;
 }
 
-static char *replay(const Case *c, const char *dir)
+static guint count_sent(const char *path, const char *name, gboolean inband)
 {
-    g_autofree char *sp = NULL, *dp = NULL;
-    mig_test_paths(dir, "linkcut", c->name, &sp, &dp);
+    CountSent cs = { name, inband, 0 };
+    mig_recording_foreach_command(path, count_command, &cs);
+    return cs.n;
+}
+
+static void replay_run(MigSide *src, MigSide *dst, const char *sp, const char *dp,
+                       gconstpointer data, GString *out)
+{
+    const Case *c = data;
     /* After a reset the source paused by itself; after a silent cut only
      * the workflow's migrate-pause (to both sides) paused anything. */
     /* Recovery commands go out of band (the destination's main loop may
@@ -229,7 +208,7 @@ static char *replay(const Case *c, const char *dir)
         g_assert_cmpuint(count_sent(dp, oob[i], TRUE), ==, 0);
     }
     g_assert_cmpuint(count_sent(dp, "migrate-recover", FALSE), >=, 1);
-    if (c->kind != CUT_RESET) {
+    if (c->kind != MIG_CUT_RESET) {
         g_assert_cmpuint(count_sent(sp, "migrate-pause", FALSE), >=, 1);
         g_assert_cmpuint(count_sent(dp, "migrate-pause", FALSE), >=, 1);
     } else {
@@ -237,23 +216,8 @@ static char *replay(const Case *c, const char *dir)
     }
     Uris u = { mig_recorded_uri(dp, "migrate-incoming", 0), mig_recorded_uri(sp, "migrate", 0),
                mig_recorded_uri(dp, "migrate-recover", 0), mig_recorded_uri(sp, "migrate", 1) };
-    MigSide src, dst;
-    mig_side_replay(&src, "source", sp);
-    mig_side_replay(&dst, "destination", dp);
-    GString *out = g_string_new(NULL);
-    scenario(&src, &dst, &u, NULL, NULL, c, out);
-    mig_side_finish(&src);
-    mig_side_finish(&dst);
+    scenario(src, dst, &u, NULL, NULL, c, out);
     uris_clear(&u);
-    return g_string_free(out, FALSE);
-}
-
-static void test_replay(gconstpointer data)
-{
-    const Case *c = data;
-    g_autofree char *dir = mig_test_recordings_dir();
-    g_autofree char *summary = replay(c, dir);
-    g_test_message("%s", summary);
 }
 
 static void test_live(gconstpointer data)
@@ -261,14 +225,13 @@ static void test_live(gconstpointer data)
     const Case *c = data;
     GError *error = NULL;
     const char *rand = mig_test_rand_file();
-    g_autofree char *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
-    g_autofree char *sp = NULL, *dp = NULL;
-    mig_test_paths(recdir, "linkcut", c->name, &sp, &dp);
+    g_autofree char *recdir = NULL, *sp = NULL, *dp = NULL;
+    mig_test_live_paths(tmpdir, "linkcut", c->name, &recdir, &sp, &dp);
 
     g_autoptr(MigProxy) proxy = NULL, proxy2 = NULL;
     g_autoptr(MigNetns) netns = NULL;
     Uris u;
-    if (c->kind == CUT_VETH) {
+    if (c->kind == MIG_CUT_VETH) {
         netns = mig_netns_new(&error);
         if (!netns) {
             g_test_skip(error->message);
@@ -304,7 +267,6 @@ static void test_live(gconstpointer data)
                          netns ? mig_netns_destination(netns) : NULL);
     g_autoptr(GString) out = g_string_new(NULL);
     scenario(&src, &dst, &u, proxy, netns, c, out);
-    g_test_message("live: %s", out->str);
     if (proxy) {
         g_test_message("proxy: %u connections, %" G_GUINT64_FORMAT " bytes; proxy 2: %u "
                        "connections, %" G_GUINT64_FORMAT " bytes",
@@ -316,20 +278,13 @@ static void test_live(gconstpointer data)
         g_assert_cmpuint(mig_proxy_get_n_connections(proxy2), >=, 1);
         g_assert_cmpuint(mig_proxy_get_bytes(proxy2, MIG_PROXY_TO_TARGET), >, 0);
     }
-    mig_side_finish(&src);
-    mig_side_finish(&dst);
     uris_clear(&u);
+    mig_test_live_done(&src, &dst, out, tmpdir, TRUE, recdir, "linkcut", c, replay_run);
     g_clear_pointer(&netns, mig_netns_free); /* QEMUs gone: namespaces go */
-
-    mig_test_assert_memory_files(tmpdir);
-
-    g_autofree char *again = replay(c, recdir);
-    g_assert_cmpstr(again, ==, out->str);
-    mig_test_drop_recordings(sp, dp);
 }
 
 int main(int argc, char **argv)
 {
     return mig_test_main(argc, argv, "linkcut", cases, G_N_ELEMENTS(cases), sizeof(Case),
-                         test_live, test_replay, FALSE, &tmpdir);
+                         test_live, replay_run, FALSE, &tmpdir);
 }

@@ -34,10 +34,7 @@
 
 typedef enum { CASE_FD_REFUSED, CASE_DST_LACKS, CASE_SRC_LACKS } Kind;
 
-typedef struct {
-    const char *name;
-    Kind kind;
-} Case;
+typedef MigCase Case;
 
 static const Case cases[] = {
     { "fd-refused", CASE_FD_REFUSED },
@@ -85,22 +82,10 @@ static void pass_fds(MigSide *src, MigSide *dst)
     }
 }
 
-static void on_progress(QmpMigration *mig, const QmpMigrationProgress *p, gpointer data)
-{
-    gboolean *asked = data;
-    GError *error = NULL;
-    if (!*asked && p->status == QMP_MIGRATION_STATUS_ACTIVE) {
-        *asked = TRUE;
-        g_assert_true(qmp_migration_start_postcopy(mig, &error));
-        g_assert_no_error(error);
-    }
-}
-
 static void scenario(MigSide *src, MigSide *dst, const char *uri, const Case *c, GString *out)
 {
     GError *error = NULL;
-    mig_side_handshake(src);
-    mig_side_handshake(dst);
+    mig_sides_handshake(src, dst);
     if (g_str_has_prefix(uri, "fd:"))
         pass_fds(src, dst);
 
@@ -118,7 +103,7 @@ static void scenario(MigSide *src, MigSide *dst, const char *uri, const Case *c,
             qmp_migration_set_caps(mig, old, NULL);
     }
     gboolean asked = FALSE;
-    qmp_migration_set_progress_func(mig, on_progress, &asked, NULL);
+    qmp_migration_set_progress_func(mig, mig_switch_when_active, &asked, NULL);
     gboolean ok = qmp_migration_run(mig, &error);
 
     if (c->kind == CASE_FD_REFUSED) {
@@ -145,11 +130,7 @@ static void scenario(MigSide *src, MigSide *dst, const char *uri, const Case *c,
     g_assert_true(asked);
     g_assert_true(qmp_migration_get_progress(mig)->postcopy);
     mig_side_wait_event(dst, "postcopy-active");
-    mig_side_wait_event(dst, "completed");
-    g_assert_true(qmp_stop(dst->mon, &error));
-    g_assert_no_error(error);
-    mig_side_pmemsave(src, "src-mem.bin");
-    mig_side_pmemsave(dst, "dst-mem.bin");
+    mig_sides_save_memory(src, dst);
     g_string_append_printf(out, "%s: preempt=%d dst-events=", c->name,
                            qmp_migration_get_preempt(mig));
     for (guint i = 0; i < dst->statuses->len; i++)
@@ -168,40 +149,42 @@ typedef struct {
     int first_migrate;    /* index of the first migrate / migrate-incoming, or -1 */
 } Sent;
 
+typedef struct {
+    Sent s;
+    int i; /* commands seen */
+} SentScan;
+
+static void scan_command(const char *cmd, const QmpJson *m, gboolean oob, gpointer data)
+{
+    SentScan *sc = data;
+    Sent *s = &sc->s;
+    int i = sc->i++;
+    (void) oob;
+    if ((g_strcmp0(cmd, "migrate") == 0 || g_strcmp0(cmd, "migrate-incoming") == 0) &&
+        s->first_migrate < 0)
+        s->first_migrate = i;
+    if (g_strcmp0(cmd, "migrate-set-capabilities") != 0)
+        return;
+    s->n_set_caps++;
+    const QmpJson *list = qmp_json_lookup(qmp_json_lookup(m, "arguments"), "capabilities");
+    g_assert_nonnull(list);
+    for (const QmpJson *e = list->v.first; e; e = e->next) {
+        if (g_strcmp0(qmp_json_get_string(qmp_json_lookup(e, "capability")),
+                      "postcopy-preempt") != 0)
+            continue;
+        s->n_preempt++;
+        const QmpJson *state = qmp_json_lookup(e, "state");
+        if (state && state->type == QMP_JSON_BOOL && state->v.b && s->preempt_on < 0)
+            s->preempt_on = i;
+    }
+}
+
+/* Indexes count the commands of the recording. */
 static Sent sent(const char *path)
 {
-    GError *error = NULL;
-    g_autoptr(QmpReplay) rec = qmp_replay_load(path, &error);
-    g_assert_no_error(error);
-    Sent s = { -1, 0, 0, -1 };
-    for (guint i = 0; i < qmp_replay_get_n_messages(rec); i++) {
-        QmpReplayMsgKind kind;
-        const QmpJson *m = qmp_replay_get_message(rec, i, NULL, &kind, NULL, NULL, NULL);
-        if (kind != QMP_REPLAY_MSG_COMMAND)
-            continue;
-        const char *cmd = qmp_json_get_string(qmp_json_lookup(m, "execute"));
-        if (!cmd)
-            cmd = qmp_json_get_string(qmp_json_lookup(m, "exec-oob"));
-        if (g_strcmp0(cmd, "migrate") == 0 || g_strcmp0(cmd, "migrate-incoming") == 0) {
-            if (s.first_migrate < 0)
-                s.first_migrate = i;
-        }
-        if (g_strcmp0(cmd, "migrate-set-capabilities") != 0)
-            continue;
-        s.n_set_caps++;
-        const QmpJson *list = qmp_json_lookup(qmp_json_lookup(m, "arguments"), "capabilities");
-        g_assert_nonnull(list);
-        for (const QmpJson *e = list->v.first; e; e = e->next) {
-            if (g_strcmp0(qmp_json_get_string(qmp_json_lookup(e, "capability")),
-                          "postcopy-preempt") != 0)
-                continue;
-            s.n_preempt++;
-            const QmpJson *state = qmp_json_lookup(e, "state");
-            if (state && state->type == QMP_JSON_BOOL && state->v.b && s.preempt_on < 0)
-                s.preempt_on = i;
-        }
-    }
-    return s;
+    SentScan sc = { { -1, 0, 0, -1 }, 0 };
+    mig_recording_foreach_command(path, scan_command, &sc);
+    return sc.s;
 }
 
 static void check_recordings(const Case *c, const char *sp, const char *dp)
@@ -226,21 +209,14 @@ static void check_recordings(const Case *c, const char *sp, const char *dp)
 
 /* ---- running ----------------------------------------------------------------- */
 
-static char *replay(const Case *c, const char *dir)
+static void replay_run(MigSide *src, MigSide *dst, const char *sp, const char *dp,
+                       gconstpointer data, GString *out)
 {
-    g_autofree char *sp = NULL, *dp = NULL;
-    mig_test_paths(dir, "preempt", c->name, &sp, &dp);
+    const Case *c = data;
     check_recordings(c, sp, dp);
     g_autofree char *uri = c->kind == CASE_SRC_LACKS ? mig_recorded_uri(dp, "migrate-incoming", 0)
                                                      : g_strdup(FD_URI);
-    MigSide src, dst;
-    mig_side_replay(&src, "source", sp);
-    mig_side_replay(&dst, "destination", dp);
-    GString *out = g_string_new(NULL);
-    scenario(&src, &dst, uri, c, out);
-    mig_side_finish(&src);
-    mig_side_finish(&dst);
-    return g_string_free(out, FALSE);
+    scenario(src, dst, uri, c, out);
 }
 
 static void test_replay(gconstpointer data)
@@ -253,9 +229,7 @@ static void test_replay(gconstpointer data)
             return;
         }
     }
-    g_autofree char *dir = mig_test_recordings_dir();
-    g_autofree char *summary = replay(c, dir);
-    g_test_message("%s", summary);
+    g_free(mig_test_replay_case(NULL, "preempt", c, replay_run));
 }
 
 /* Both sides have preempt: the live 7.2 -> 7.2 link-cut runs and the
@@ -285,9 +259,8 @@ static void test_live(gconstpointer data)
     const Case *c = data;
     GError *error = NULL;
     const char *rand = mig_test_rand_file();
-    g_autofree char *recdir = mig_test_rerecord() ? mig_test_recordings_dir() : g_strdup(tmpdir);
-    g_autofree char *sp = NULL, *dp = NULL;
-    mig_test_paths(recdir, "preempt", c->name, &sp, &dp);
+    g_autofree char *recdir = NULL, *sp = NULL, *dp = NULL;
+    mig_test_live_paths(tmpdir, "preempt", c->name, &recdir, &sp, &dp);
     g_autofree char *uri = NULL;
     if (c->kind == CASE_SRC_LACKS) {
         guint16 port = mig_proxy_free_port(&error);
@@ -304,27 +277,16 @@ static void test_live(gconstpointer data)
     mig_side_spawn(&dst, "destination", mig_test_qemu_72(), "q35", NULL, tmpdir, dp, p_dst);
     g_autoptr(GString) out = g_string_new(NULL);
     scenario(&src, &dst, uri, c, out);
-    g_test_message("live: %s", out->str);
-    mig_side_finish(&src);
-    mig_side_finish(&dst);
-
-    if (c->kind != CASE_FD_REFUSED)
-        mig_test_assert_memory_files(tmpdir);
-
-    g_autofree char *again = replay(c, recdir);
-    g_assert_cmpstr(again, ==, out->str);
-    mig_test_drop_recordings(sp, dp);
+    mig_test_live_done(&src, &dst, out, tmpdir, c->kind != CASE_FD_REFUSED, recdir, "preempt", c,
+                       replay_run);
 }
 
 int main(int argc, char **argv)
 {
-    gboolean live = argc > 1 && strcmp(argv[1], "--live") == 0;
-    g_test_init(&argc, &argv, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    if (live && !mig_test_qemu_72()) {
-        g_print("skipped: qemu-system-x86_64 not found in PATH\n");
-        return 77;
-    }
+    gboolean live = FALSE;
+    int rc = mig_test_init(&argc, &argv, FALSE, &live);
+    if (rc >= 0)
+        return rc;
     if (live) {
         g_autoptr(QmpCaps) old = caps_42();
         if (!old) {
@@ -332,17 +294,8 @@ int main(int argc, char **argv)
             return 77;
         }
     }
-    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
-        g_autofree char *name = g_strdup_printf("/migration/preempt/%s/%s",
-                                                live ? "live" : "replay", cases[i].name);
-        g_test_add_data_func(name, &cases[i], live ? test_live : test_replay);
-    }
     if (!live)
         g_test_add_func("/migration/preempt/replay/both", test_both);
-    if (live)
-        tmpdir = mig_test_tmpdir();
-    int rc = g_test_run();
-    mig_test_rmdir(tmpdir);
-    g_free(tmpdir);
-    return rc;
+    return mig_test_run_cases("preempt", cases, G_N_ELEMENTS(cases), sizeof(Case), live,
+                              test_live, test_replay, replay_run, &tmpdir);
 }

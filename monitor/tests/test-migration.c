@@ -104,15 +104,29 @@ typedef struct {
     GError *switch_error;
 } SwitchState;
 
+/* TRUE once per poll reply (progress also comes on events, whose timing
+ * a replay does not keep): decisions are taken on polls only. */
+static gboolean new_poll(guint *last_polls, const QmpMigrationProgress *pr)
+{
+    if (pr->n_polls == *last_polls)
+        return FALSE;
+    *last_polls = pr->n_polls;
+    return TRUE;
+}
+
+/* Pre-copy active and 30 MiB moved. */
+static gboolean active_past_30m(const QmpMigrationProgress *pr)
+{
+    return pr->status == QMP_MIGRATION_STATUS_ACTIVE && pr->transferred > 30u * 1024 * 1024;
+}
+
 /* Switch by hand once 30 MiB moved (decided on poll replies only). */
 static void switch_when_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
 {
     SwitchState *st = data;
-    if (pr->n_polls == st->last_polls)
+    if (!new_poll(&st->last_polls, pr))
         return;
-    st->last_polls = pr->n_polls;
-    if (!st->switched && pr->status == QMP_MIGRATION_STATUS_ACTIVE &&
-        pr->transferred > 30u * 1024 * 1024) {
+    if (!st->switched && active_past_30m(pr)) {
         st->switched = TRUE;
         g_assert_true(qmp_migration_start_postcopy(mig, &st->switch_error));
         /* A second request is refused with a clear reason. */
@@ -486,51 +500,55 @@ static void scenario_unreachable(MigPair *p)
     assert_destination_gone(p);
 }
 
-static void kill_dst_at_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
+typedef struct {
+    MigPair *p;
+    gboolean source, killed;
+} KillAt;
+
+/* Kill one QEMU once 30 MiB moved (decided on progress only). */
+static void kill_at_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
 {
     (void) mig;
-    MigPair *p = data;
-    if (!g_object_get_data(G_OBJECT(mig), "killed") && pr->transferred > 30u * 1024 * 1024) {
-        g_object_set_data(G_OBJECT(mig), "killed", GINT_TO_POINTER(1));
-        mig_pair_kill_destination(p);
+    KillAt *k = data;
+    if (!k->killed && pr->transferred > 30u * 1024 * 1024) {
+        k->killed = TRUE;
+        if (k->source)
+            mig_pair_kill_source(k->p);
+        else
+            mig_pair_kill_destination(k->p);
     }
 }
 
-static void scenario_dst_killed(MigPair *p)
+/* A migration during which one side is killed: it fails; the error. */
+static GError *run_killing(MigPair *p, gboolean source)
 {
     GError *error = NULL;
     g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
     set_common(p, mig);
-    qmp_migration_set_progress_func(mig, kill_dst_at_30m, p, NULL);
+    KillAt k = { p, source, FALSE };
+    qmp_migration_set_progress_func(mig, kill_at_30m, &k, NULL);
     g_assert_false(qmp_migration_run(mig, &error));
+    g_assert_true(k.killed);
     g_assert_nonnull(error);
+    g_test_message("%s killed: %s", source ? "source" : "destination", error->message);
+    return error;
+}
+
+static void scenario_dst_killed(MigPair *p)
+{
+    GError *error = run_killing(p, FALSE);
     g_assert_true(error->domain == QMP_MIGRATION_ERROR);
     g_assert_true(g_str_has_prefix(error->message, "Perform: "));
-    g_test_message("destination killed: %s", error->message);
     g_clear_error(&error);
     g_assert_false(qmp_monitor_is_connected(p->dst));
     assert_source_running(p);
 }
 
-static void kill_src_at_30m(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
-{
-    MigPair *p = data;
-    if (!g_object_get_data(G_OBJECT(mig), "killed") && pr->transferred > 30u * 1024 * 1024) {
-        g_object_set_data(G_OBJECT(mig), "killed", GINT_TO_POINTER(1));
-        mig_pair_kill_source(p);
-    }
-}
-
 static void scenario_src_killed(MigPair *p)
 {
-    GError *error = NULL;
-    g_autoptr(QmpMigration) mig = qmp_migration_new(p->src, p->dst);
-    set_common(p, mig);
-    qmp_migration_set_progress_func(mig, kill_src_at_30m, p, NULL);
-    g_assert_false(qmp_migration_run(mig, &error));
+    GError *error = run_killing(p, TRUE);
     g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_PEER_LOST);
     g_assert_nonnull(strstr(error->message, "the source QEMU is gone"));
-    g_test_message("source killed: %s", error->message);
     g_clear_error(&error);
     assert_destination_gone(p);
 }
@@ -551,11 +569,9 @@ typedef struct {
 static void switch_then_cut(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
 {
     CutState *st = data;
-    if (pr->n_polls == st->last_polls)
+    if (!new_poll(&st->last_polls, pr))
         return;
-    st->last_polls = pr->n_polls;
-    if (!st->switched && pr->status == QMP_MIGRATION_STATUS_ACTIVE &&
-        pr->transferred > 30u * 1024 * 1024) {
+    if (!st->switched && active_past_30m(pr)) {
         st->switched = TRUE;
         g_assert_true(qmp_migration_start_postcopy(mig, NULL));
     } else if (st->switched && !st->cut && pr->status == QMP_MIGRATION_STATUS_POSTCOPY_ACTIVE &&
