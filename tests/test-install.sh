@@ -88,6 +88,12 @@ export LD_LIBRARY_PATH="$libdir"
 ldd "$tmp/qmp-watch" | grep -q "libqmp.so.1 => $libdir/libqmp.so.1" ||
   fail "qmp-watch does not use the installed libqmp.so.1: $(ldd "$tmp/qmp-watch" | grep qmp)"
 echo "ok examples/qmp-watch.c built against the install"
+# an installed tool runs on the installed library too
+"$tmp/dest$prefix/bin/qmp-caps" --version >"$tmp/version.out" 2>&1 ||
+  { cat "$tmp/version.out"; fail "installed qmp-caps --version"; }
+ldd "$tmp/dest$prefix/bin/qmp-caps" | grep -q "libqmp.so.1 => $libdir/libqmp.so.1" ||
+  fail "installed qmp-caps does not use the installed libqmp.so.1"
+echo "ok installed qmp-caps runs on the installed libqmp.so.1: $(head -1 "$tmp/version.out")"
 
 qemu=$(command -v qemu-system-x86_64 || true)
 [ -n "$qemu" ] || { echo "skipped: no qemu-system-x86_64 to run the example against"; exit 77; }
