@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * migration-bench.h: a QEMU 7.2 source/destination pair for the migration
- * benchmarks: q35, TCG, 512 MiB, 200 MiB of random RAM from a loader
+ * migration-bench.h: a source/destination pair for the migration
+ * benchmarks (QEMU 7.2 from PATH, or a given binary such as 10.0): TCG, 512 MiB, 200 MiB of random RAM from a loader
  * device (the file is made once under the user cache directory), the
  * destination started with -incoming defer; both in a temporary directory
  * so that "unix:mig.sock" is a short relative path.
