@@ -58,12 +58,13 @@ for t in "$tmp/dest$prefix"/bin/*; do
     fail "$(basename "$t") is installed without its man page"
 done
 nman=0
-for f in $(find "$tmp/dest" -path '*/man/man*/*' -type f); do
+find "$tmp/dest" -path '*/man/man*/*' -type f >"$tmp/man.list"
+while read -r f; do
   warn=$(groff -t -man -ww -z "$f" 2>&1) || fail "$f: groff failed"
   [ -z "$warn" ] || fail "$(basename "$f"): $warn"
   ! grep -q "$src\|$build" "$f" || fail "$(basename "$f") names the build machine's paths"
   nman=$((nman + 1))
-done
+done <"$tmp/man.list"
 echo "ok SONAME libqmp.so.1; $nman man pages (qmpkit.3, qmp-schema.7, one per tool) format cleanly"
 
 # 3. every public header on its own, and the umbrella
