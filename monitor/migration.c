@@ -192,7 +192,13 @@ typedef void (*NextFunc)(QmpMigration *m, const QmpJson *ret, const GError *erro
 typedef struct {
     QmpMigration *m;
     NextFunc next;
+    /* cmd_ok: */
+    void (*ok)(QmpMigration *m, const QmpJson *ret);
+    QmpMonitor *mon;
+    char *name;
 } CmdCtx;
+
+static void fail_cmd(QmpMigration *m, QmpMonitor *mon, const char *what, const GError *error);
 
 static void cmd_done(GObject *obj, GAsyncResult *res, gpointer data)
 {
@@ -202,9 +208,14 @@ static void cmd_done(GObject *obj, GAsyncResult *res, gpointer data)
     QmpJsonDoc *doc = qmp_monitor_execute_finish(QMP_MONITOR(obj), res, &ret, &err);
     if (c->next)
         c->next(c->m, ret, err);
+    else if (c->ok && err)
+        fail_cmd(c->m, c->mon, c->name, err);
+    else if (c->ok)
+        c->ok(c->m, ret);
     qmp_json_doc_unref(doc);
     g_clear_error(&err);
     g_object_unref(c->m);
+    g_free(c->name);
     g_free(c);
 }
 
@@ -212,9 +223,25 @@ static void cmd_done(GObject *obj, GAsyncResult *res, gpointer data)
 static void cmd(QmpMigration *m, QmpMonitor *mon, const char *name, const char *args,
                 QmpExecuteFlags flags, NextFunc next)
 {
-    CmdCtx *c = g_new(CmdCtx, 1);
+    CmdCtx *c = g_new0(CmdCtx, 1);
     c->m = g_object_ref(m);
     c->next = next;
+    qmp_monitor_execute_async(mon, name, args, flags, NULL, 0, NULL, cmd_done, c);
+}
+
+/* A reply that is not an error (cmd_ok: an error fails the run). */
+typedef void (*OkFunc)(QmpMigration *m, const QmpJson *ret);
+
+/* Send name like cmd(); an error reply fails the run naming the command
+ * and the side (fail_cmd), a success goes to ok. */
+static void cmd_ok(QmpMigration *m, QmpMonitor *mon, const char *name, const char *args,
+                   QmpExecuteFlags flags, OkFunc ok)
+{
+    CmdCtx *c = g_new0(CmdCtx, 1);
+    c->m = g_object_ref(m);
+    c->ok = ok;
+    c->mon = mon;
+    c->name = g_strdup(name);
     qmp_monitor_execute_async(mon, name, args, flags, NULL, 0, NULL, cmd_done, c);
 }
 
@@ -751,12 +778,8 @@ static void begin_cpus_reply(QmpMigration *m, const QmpJson *ret, const GError *
     cmd(m, m->src, "qom-get", args, 0, begin_tsc_reply);
 }
 
-static void begin_status_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void begin_status_reply(QmpMigration *m, const QmpJson *ret)
 {
-    if (error) {
-        fail_cmd(m, m->src, "query-status", error);
-        return;
-    }
     const char *st = qmp_json_get_string(qmp_json_lookup(ret, "status"));
     if (g_strcmp0(st, "inmigrate") == 0) {
         fail(m, QMP_MIGRATION_ERROR_STATE,
@@ -801,7 +824,7 @@ static void begin_start(QmpMigration *m)
             return;
         }
     }
-    cmd(m, m->src, "query-status", NULL, 0, begin_status_reply);
+    cmd_ok(m, m->src, "query-status", NULL, 0, begin_status_reply);
 }
 
 /* ---- PREPARE (destination) ------------------------------------------------------ */
@@ -831,13 +854,9 @@ static char *caps_args(QmpMigration *m, gboolean source)
     return g_string_free(g, FALSE);
 }
 
-static void prepare_incoming_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void prepare_incoming_reply(QmpMigration *m, const QmpJson *ret)
 {
     (void) ret;
-    if (error) {
-        fail_cmd(m, m->dst, "migrate-incoming", error);
-        return;
-    }
     phase_done(m);
 }
 
@@ -845,41 +864,29 @@ static void prepare_incoming(QmpMigration *m)
 {
     g_autofree char *u = json_str(m->uri);
     g_autofree char *args = g_strdup_printf("{\"uri\":%s}", u);
-    cmd(m, m->dst, "migrate-incoming", args, 0, prepare_incoming_reply);
+    cmd_ok(m, m->dst, "migrate-incoming", args, 0, prepare_incoming_reply);
 }
 
-static void prepare_params_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void prepare_params_reply(QmpMigration *m, const QmpJson *ret)
 {
     (void) ret;
-    if (error) {
-        fail_cmd(m, m->dst, "migrate-set-parameters", error);
-        return;
-    }
     prepare_incoming(m);
 }
 
-static void prepare_caps_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void prepare_caps_reply(QmpMigration *m, const QmpJson *ret)
 {
     (void) ret;
-    if (error) {
-        fail_cmd(m, m->dst, "migrate-set-capabilities", error);
-        return;
-    }
     if ((m->flags & QMP_MIGRATION_MULTIFD) && m->multifd_channels) {
         g_autofree char *args = g_strdup_printf("{\"multifd-channels\":%u}",
                                                 m->multifd_channels);
-        cmd(m, m->dst, "migrate-set-parameters", args, 0, prepare_params_reply);
+        cmd_ok(m, m->dst, "migrate-set-parameters", args, 0, prepare_params_reply);
         return;
     }
     prepare_incoming(m);
 }
 
-static void prepare_status_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void prepare_status_reply(QmpMigration *m, const QmpJson *ret)
 {
-    if (error) {
-        fail_cmd(m, m->dst, "query-status", error);
-        return;
-    }
     const char *st = qmp_json_get_string(qmp_json_lookup(ret, "status"));
     if (g_strcmp0(st, "inmigrate") != 0) {
         fail(m, QMP_MIGRATION_ERROR_STATE,
@@ -900,7 +907,7 @@ static void prepare_status_reply(QmpMigration *m, const QmpJson *ret, const GErr
         return;
     }
     g_autofree char *args = caps_args(m, FALSE);
-    cmd(m, m->dst, "migrate-set-capabilities", args, 0, prepare_caps_reply);
+    cmd_ok(m, m->dst, "migrate-set-capabilities", args, 0, prepare_caps_reply);
 }
 
 static gboolean need_both(QmpMigration *m, const char *cap, const char *why)
@@ -952,7 +959,7 @@ static void prepare_start(QmpMigration *m)
              " QMP_MIGRATION_NO_PREEMPT");
         return;
     }
-    cmd(m, m->dst, "query-status", NULL, 0, prepare_status_reply);
+    cmd_ok(m, m->dst, "query-status", NULL, 0, prepare_status_reply);
 }
 
 /* ---- STORAGE (the hook) ------------------------------------------------------------ */
@@ -982,13 +989,9 @@ static void storage_start(QmpMigration *m)
 
 /* ---- PERFORM (source) ---------------------------------------------------------------- */
 
-static void perform_migrate_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void perform_migrate_reply(QmpMigration *m, const QmpJson *ret)
 {
     (void) ret;
-    if (error) {
-        fail_cmd(m, m->src, "migrate", error);
-        return;
-    }
     poll_loop_start(m);
 }
 
@@ -1002,26 +1005,18 @@ static void perform_migrate(QmpMigration *m)
     g_autofree char *u = json_str(m->connect_uri ? m->connect_uri : m->uri);
     g_autofree char *args = g_strdup_printf("{\"uri\":%s}", u);
     m->migrate_sent = TRUE;
-    cmd(m, m->src, "migrate", args, 0, perform_migrate_reply);
+    cmd_ok(m, m->src, "migrate", args, 0, perform_migrate_reply);
 }
 
-static void perform_params_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void perform_params_reply(QmpMigration *m, const QmpJson *ret)
 {
     (void) ret;
-    if (error) {
-        fail_cmd(m, m->src, "migrate-set-parameters", error);
-        return;
-    }
     perform_migrate(m);
 }
 
-static void perform_caps_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void perform_caps_reply(QmpMigration *m, const QmpJson *ret)
 {
     (void) ret;
-    if (error) {
-        fail_cmd(m, m->src, "migrate-set-capabilities", error);
-        return;
-    }
     GString *g = g_string_new("{");
     if (m->bandwidth_bytes)
         g_string_append_printf(g, "\"max-bandwidth\":%" G_GUINT64_FORMAT ",", m->bandwidth_bytes);
@@ -1037,7 +1032,7 @@ static void perform_caps_reply(QmpMigration *m, const QmpJson *ret, const GError
     g_string_truncate(g, g->len - 1);
     g_string_append_c(g, '}');
     g_autofree char *args = g_string_free(g, FALSE);
-    cmd(m, m->src, "migrate-set-parameters", args, 0, perform_params_reply);
+    cmd_ok(m, m->src, "migrate-set-parameters", args, 0, perform_params_reply);
 }
 
 static void perform_start(QmpMigration *m)
@@ -1047,20 +1042,16 @@ static void perform_start(QmpMigration *m)
     m->progress.expected_downtime = m->progress.downtime = m->progress.total_time = -1;
     m->last_status = QMP_MIGRATION_STATUS_NONE;
     g_autofree char *args = caps_args(m, TRUE);
-    cmd(m, m->src, "migrate-set-capabilities", args, 0, perform_caps_reply);
+    cmd_ok(m, m->src, "migrate-set-capabilities", args, 0, perform_caps_reply);
 }
 
 /* ---- FINISH (destination) ---------------------------------------------------------- */
 
 static void finish_poll(QmpMigration *m);
 
-static void finish_cont_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void finish_cont_reply(QmpMigration *m, const QmpJson *ret)
 {
     (void) ret;
-    if (error) {
-        fail_cmd(m, m->dst, "cont", error);
-        return;
-    }
     phase_done(m);
 }
 
@@ -1074,18 +1065,14 @@ static void finish_switched(GObject *obj, GAsyncResult *res, gpointer data)
     if (!m->hook.switchover_finish(m, res, m->hook_data, &err))
         fail(m, QMP_MIGRATION_ERROR_FAILED, "ending the disk copies: %s", err->message);
     else if (resume)
-        cmd(m, m->dst, "cont", NULL, 0, finish_cont_reply);
+        cmd_ok(m, m->dst, "cont", NULL, 0, finish_cont_reply);
     else
         phase_done(m);
     g_object_unref(m);
 }
 
-static void finish_status_reply(QmpMigration *m, const QmpJson *ret, const GError *error)
+static void finish_status_reply(QmpMigration *m, const QmpJson *ret)
 {
-    if (error) {
-        fail_cmd(m, m->dst, "query-status", error);
-        return;
-    }
     const char *st = qmp_json_get_string(qmp_json_lookup(ret, "status"));
     gboolean running = g_strcmp0(st, "running") == 0;
     gboolean paused = g_strcmp0(st, "paused") == 0 || g_strcmp0(st, "prelaunch") == 0;
@@ -1107,14 +1094,14 @@ static void finish_status_reply(QmpMigration *m, const QmpJson *ret, const GErro
     }
     m->storage_started = FALSE;
     if (paused)
-        cmd(m, m->dst, "cont", NULL, 0, finish_cont_reply);
+        cmd_ok(m, m->dst, "cont", NULL, 0, finish_cont_reply);
     else
         phase_done(m);
 }
 
 static void finish_poll(QmpMigration *m)
 {
-    cmd(m, m->dst, "query-status", NULL, 0, finish_status_reply);
+    cmd_ok(m, m->dst, "query-status", NULL, 0, finish_status_reply);
 }
 
 static void finish_start(QmpMigration *m)
