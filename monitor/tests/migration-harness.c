@@ -22,6 +22,8 @@ static volatile pid_t children[MAX_CHILDREN];
 static char abort_files[N_ABORT_FILES][4096];
 static char abort_ip[4096];        /* `ip`, and namespaces to delete */
 static char abort_netns[2][64];
+/* MigPair folders (the recordings', a pair's), removed with rm -rf. */
+static char abort_dirs[2][4096];
 
 static void kill_children(int sig)
 {
@@ -37,6 +39,19 @@ static void kill_children(int sig)
             char *const argv[] = { abort_ip, "netns", "del", abort_netns[i], NULL };
             char *const envp[] = { NULL };
             execve(abort_ip, argv, envp);
+            _exit(127);
+        }
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (!abort_dirs[i][0])
+            continue;
+        pid_t pid = fork();
+        if (pid == 0) {
+            char *const argv[] = { "rm", "-rf", abort_dirs[i], NULL };
+            char *const envp[] = { NULL };
+            execve("/bin/rm", argv, envp);
             _exit(127);
         }
         if (pid > 0)
@@ -67,6 +82,17 @@ static void track_child(pid_t pid)
             children[i] = pid;
             return;
         }
+}
+
+/* A MigPair folder goes if the test aborts (slot 0: the recordings',
+ * 1: the live pair's); NULL: no longer. */
+static void track_dir(int slot, const char *dir)
+{
+    track_child(0);
+    if (dir && !g_getenv("QMPKIT_KEEP_TMP"))
+        g_strlcpy(abort_dirs[slot], dir, sizeof(abort_dirs[slot]));
+    else
+        abort_dirs[slot][0] = 0;
 }
 
 static void untrack_child(pid_t pid)
@@ -772,6 +798,7 @@ const char *mig_harness_record_dir(void)
     } else {
         record_tmp = g_dir_make_tmp("qmpkit-migrec-XXXXXX", NULL);
         g_assert_nonnull(record_tmp);
+        track_dir(0, record_tmp);
         dir = g_strdup(record_tmp);
     }
     return dir;
@@ -782,6 +809,7 @@ void mig_harness_cleanup(void)
     if (record_tmp && !g_getenv("QMPKIT_KEEP_TMP"))
         mig_test_rmdir(record_tmp);
     g_clear_pointer(&record_tmp, g_free);
+    track_dir(0, NULL);
 }
 
 static char *rec_path(const char *dir, const char *name, gboolean source)
@@ -815,6 +843,7 @@ MigPair *mig_pair_new_live(const char *name, const char *src_qemu, const char *d
     p->name = g_strdup(name);
     p->tmpdir = g_dir_make_tmp("qmpkit-mig-XXXXXX", &error);
     g_assert_no_error(error);
+    track_dir(1, p->tmpdir);
     p->record_dir = g_strdup(mig_harness_record_dir());
     const char *rand = mig_test_rand_file();
     g_autofree char *loader = g_strdup_printf("loader,file=%s,addr=0x%x", rand, MIG_GUEST_ADDR);
@@ -1040,6 +1069,8 @@ void mig_pair_free(MigPair *p)
     qmp_replay_server_free(p->dst_server);
     if (p->tmpdir && !g_getenv("QMPKIT_KEEP_TMP"))
         mig_test_rmdir(p->tmpdir);
+    if (p->live)
+        track_dir(1, NULL);
     g_free(p->tmpdir);
     g_free(p->record_dir);
     g_free(p->name);
