@@ -377,20 +377,30 @@ next(Job *j)
     step(j);
 }
 
+/* Ends the call of a step and checks its reply (ok, error: taken).  The
+ * job when the step goes on; NULL when the job is over or cleaning up, or
+ * when the reply failed it. */
+static Job *
+step_reply(Call *c, gboolean ok, GError *error, const char *doing)
+{
+    Job *j = c->j;
+
+    if (call_end(c) || j->stage >= ST_CLEANUP) {
+        g_clear_error(&error);
+        return NULL;
+    }
+    return check_reply(j, ok, error, doing) ? j : NULL;
+}
+
 static void
 machine_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
     Call *c = user_data;
-    Job *j = c->j;
     GError *error = NULL;
     g_autoptr(QmpJsonDoc) doc = qmp_qom_get_finish(QMP_MONITOR(src), res, &error);
+    Job *j = step_reply(c, doc != NULL, error, "reading the machine type");
 
-    if (call_end(c))
-        return g_clear_error(&error);
-
-    if (j->stage >= ST_CLEANUP)
-        return g_clear_error(&error);
-    if (!check_reply(j, doc != NULL, error, "reading the machine type"))
+    if (j == NULL)
         return;
     const char *type = qmp_json_get_string(qmp_json_doc_root(doc));
     if (type == NULL) {
@@ -414,16 +424,11 @@ static void
 status_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
     Call *c = user_data;
-    Job *j = c->j;
     GError *error = NULL;
     g_autoptr(QmpStatusInfo) st = qmp_query_status_finish(QMP_MONITOR(src), res, &error);
+    Job *j = step_reply(c, st != NULL, error, "query-status");
 
-    if (call_end(c))
-        return g_clear_error(&error);
-
-    if (j->stage >= ST_CLEANUP)
-        return g_clear_error(&error);
-    if (!check_reply(j, st != NULL, error, "query-status"))
+    if (j == NULL)
         return;
     if (j->restore && st->status != QMP_RUN_STATE_INMIGRATE) {
         job_fail(j, g_error_new(QMP_SAVE_ERROR, QMP_SAVE_ERROR_MISMATCH,
@@ -441,14 +446,11 @@ static void
 bool_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
     Call *c = user_data;
-    Job *j = c->j;
     GError *error = NULL;
     gboolean ok = c->finish(QMP_MONITOR(src), res, &error);
-    const char *doing = c->doing;
+    Job *j = step_reply(c, ok, error, c->doing);
 
-    if (call_end(c) || j->stage >= ST_CLEANUP)
-        return g_clear_error(&error);
-    if (!check_reply(j, ok, error, doing))
+    if (j == NULL)
         return;
     switch (j->stage) {
     case ST_STOP:
@@ -478,16 +480,11 @@ static void
 add_fd_reply(GObject *src, GAsyncResult *res, gpointer user_data)
 {
     Call *c = user_data;
-    Job *j = c->j;
     GError *error = NULL;
     g_autoptr(QmpAddfdInfo) info = qmp_add_fd_finish(QMP_MONITOR(src), res, &error);
+    Job *j = step_reply(c, info != NULL, error, "add-fd");
 
-    if (call_end(c))
-        return g_clear_error(&error);
-
-    if (j->stage >= ST_CLEANUP)
-        return g_clear_error(&error);
-    if (!check_reply(j, info != NULL, error, "add-fd"))
+    if (j == NULL)
         return;
     j->fdset_added = TRUE;
     j->fdset_id = info->fdset_id;
@@ -1017,8 +1014,7 @@ qmp_restore_async(QmpMonitor *mon, const QmpSaveImage *img,
 gboolean
 qmp_restore_finish(QmpMonitor *mon, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, mon), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return qmp_save_finish(mon, result, error); /* the same job's result */
 }
 
 static void
