@@ -165,16 +165,57 @@ truncated(const char *name, const Field *fields, gsize n, guint64 size,
 }
 
 static gboolean
+short_data(const char *name, gsize len, GError **error)
+{
+    g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_FAILED,
+                "%s: only %" G_GSIZE_FORMAT " bytes of the header were read",
+                name, len);
+    return FALSE;
+}
+
+/* The file and the bytes read both hold the fixed part (fixed bytes) of
+ * a version's header. */
+static gboolean
+check_fixed(const char *name, const Field *fields, gsize n, guint version,
+            gsize fixed, gsize len, guint64 file_size, GError **error)
+{
+    if (file_size < fixed)
+        return truncated(name, fields, n, file_size, version, error);
+    if (len < fixed)
+        return short_data(name, len, error);
+    return TRUE;
+}
+
+/* The configuration after a fixed part of the given size lies inside the
+ * file, the 16 MiB limit and the bytes read. */
+static gboolean
+check_config(QmpSaveImage *img, gsize fixed, gsize len, guint64 file_size,
+             GError **error)
+{
+    if ((guint64)fixed + img->config_length > file_size ||
+        img->config_length > QMP_SAVE_CONFIG_MAX) {
+        g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_BAD_FIELD,
+                    "%s: field config_length (%u) runs past the end of the "
+                    "file (%" G_GUINT64_FORMAT " bytes)%s",
+                    img->name, img->config_length, file_size,
+                    img->config_length > QMP_SAVE_CONFIG_MAX
+                        ? " or past the 16 MiB limit" : "");
+        return FALSE;
+    }
+    if (len < fixed + (gsize)img->config_length)
+        return short_data(img->name, len, error);
+    return TRUE;
+}
+
+static gboolean
 parse_v1(QmpSaveImage *img, const guint8 *d, gsize len, guint64 file_size,
          GError **error)
 {
     const char *name = img->name;
 
-    if (file_size < QMP_SAVE_V1_FIXED)
-        return truncated(name, v1_fields, G_N_ELEMENTS(v1_fields), file_size,
-                         1, error);
-    if (len < QMP_SAVE_V1_FIXED)
-        goto short_data;
+    if (!check_fixed(name, v1_fields, G_N_ELEMENTS(v1_fields), 1,
+                     QMP_SAVE_V1_FIXED, len, file_size, error))
+        return FALSE;
     img->flags = get_u32(d + 20);
     img->config_length = get_u32(d + 24);
     if (get_u32(d + 28) != 0) {
@@ -183,18 +224,8 @@ parse_v1(QmpSaveImage *img, const guint8 *d, gsize len, guint64 file_size,
                     name, get_u32(d + 28));
         return FALSE;
     }
-    if ((guint64)QMP_SAVE_V1_FIXED + img->config_length > file_size ||
-        img->config_length > QMP_SAVE_CONFIG_MAX) {
-        g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_BAD_FIELD,
-                    "%s: field config_length (%u) runs past the end of the "
-                    "file (%" G_GUINT64_FORMAT " bytes)%s",
-                    name, img->config_length, file_size,
-                    img->config_length > QMP_SAVE_CONFIG_MAX
-                        ? " or past the 16 MiB limit" : "");
+    if (!check_config(img, QMP_SAVE_V1_FIXED, len, file_size, error))
         return FALSE;
-    }
-    if (len < QMP_SAVE_V1_FIXED + (gsize)img->config_length)
-        goto short_data;
     img->alignment = QMP_SAVE_ALIGNMENT;
     img->stream_offset = align_up(QMP_SAVE_V1_FIXED + (guint64)img->config_length,
                                   QMP_SAVE_ALIGNMENT);
@@ -211,12 +242,6 @@ parse_v1(QmpSaveImage *img, const guint8 *d, gsize len, guint64 file_size,
     img->config = g_strndup((const char *)d + QMP_SAVE_V1_FIXED,
                             img->config_length);
     return TRUE;
-
-short_data:
-    g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_FAILED,
-                "%s: only %" G_GSIZE_FORMAT " bytes of the header were read",
-                name, len);
-    return FALSE;
 }
 
 static gboolean
@@ -225,11 +250,9 @@ parse_v2(QmpSaveImage *img, const guint8 *d, gsize len, guint64 file_size,
 {
     const char *name = img->name;
 
-    if (file_size < QMP_SAVE_V2_FIXED)
-        return truncated(name, v2_fields, G_N_ELEMENTS(v2_fields), file_size,
-                         2, error);
-    if (len < QMP_SAVE_V2_FIXED)
-        goto short_data;
+    if (!check_fixed(name, v2_fields, G_N_ELEMENTS(v2_fields), 2,
+                     QMP_SAVE_V2_FIXED, len, file_size, error))
+        return FALSE;
     img->flags = get_u32(d + 20);
     img->config_length = get_u32(d + 24);
     img->alignment = get_u32(d + 28);
@@ -238,18 +261,8 @@ parse_v2(QmpSaveImage *img, const guint8 *d, gsize len, guint64 file_size,
     img->stream_format = get_u32(d + 48);
     img->compression = get_u32(d + 52);
 
-    if ((guint64)QMP_SAVE_V2_FIXED + img->config_length > file_size ||
-        img->config_length > QMP_SAVE_CONFIG_MAX) {
-        g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_BAD_FIELD,
-                    "%s: field config_length (%u) runs past the end of the "
-                    "file (%" G_GUINT64_FORMAT " bytes)%s",
-                    name, img->config_length, file_size,
-                    img->config_length > QMP_SAVE_CONFIG_MAX
-                        ? " or past the 16 MiB limit" : "");
+    if (!check_config(img, QMP_SAVE_V2_FIXED, len, file_size, error))
         return FALSE;
-    }
-    if (len < QMP_SAVE_V2_FIXED + (gsize)img->config_length)
-        goto short_data;
 
     guint32 crc = qmp_save_crc32(0, d, 60);
     crc = qmp_save_crc32(crc, d + QMP_SAVE_V2_FIXED, img->config_length);
@@ -314,12 +327,6 @@ parse_v2(QmpSaveImage *img, const guint8 *d, gsize len, guint64 file_size,
     img->config = g_strndup((const char *)d + QMP_SAVE_V2_FIXED,
                             img->config_length);
     return TRUE;
-
-short_data:
-    g_set_error(error, QMP_SAVE_ERROR, QMP_SAVE_ERROR_FAILED,
-                "%s: only %" G_GSIZE_FORMAT " bytes of the header were read",
-                name, len);
-    return FALSE;
 }
 
 QmpSaveImage *
