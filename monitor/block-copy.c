@@ -602,6 +602,13 @@ typedef struct {
     Waiter *w;            /* maybe gone: only compared until found */
 } CancelIdle;
 
+static void return_ready_cancelled(GTask *task, QmpBlockCopyJob *job)
+{
+    g_task_return_new_error(task, QMP_ERROR, QMP_ERROR_CANCELLED,
+                            "device '%s', job '%s': waiting for READY was cancelled",
+                            job->device, job->id);
+}
+
 static gboolean waiter_cancel_idle(gpointer data)
 {
     CancelIdle *ci = data;
@@ -610,9 +617,7 @@ static gboolean waiter_cancel_idle(gpointer data)
     if (l) {
         Waiter *w = l->data;
         job->waiters = g_list_delete_link(job->waiters, l);
-        g_task_return_new_error(w->task, QMP_ERROR, QMP_ERROR_CANCELLED,
-                                "device '%s', job '%s': waiting for READY was cancelled",
-                                job->device, job->id);
+        return_ready_cancelled(w->task, job);
         waiter_free(w);
     }
     g_object_unref(job);
@@ -650,9 +655,7 @@ void qmp_block_copy_job_wait_ready_async(QmpBlockCopyJob *job, GCancellable *can
         return;
     }
     if (g_cancellable_is_cancelled(cancellable)) {
-        g_task_return_new_error(task, QMP_ERROR, QMP_ERROR_CANCELLED,
-                                "device '%s', job '%s': waiting for READY was cancelled",
-                                job->device, job->id);
+        return_ready_cancelled(task, job);
         g_object_unref(task);
         return;
     }
@@ -666,10 +669,16 @@ void qmp_block_copy_job_wait_ready_async(QmpBlockCopyJob *job, GCancellable *can
     }
 }
 
-gboolean qmp_block_copy_job_wait_ready_finish(QmpBlockCopyJob *job, GAsyncResult *result, GError **error)
+/* The _finish of the job's async calls: each task returns a boolean. */
+static gboolean task_finish(QmpBlockCopyJob *job, GAsyncResult *result, GError **error)
 {
     g_return_val_if_fail(g_task_is_valid(result, job), FALSE);
     return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+gboolean qmp_block_copy_job_wait_ready_finish(QmpBlockCopyJob *job, GAsyncResult *result, GError **error)
+{
+    return task_finish(job, result, error);
 }
 
 gboolean qmp_block_copy_job_wait_ready(QmpBlockCopyJob *job, gint timeout_ms, GCancellable *cancellable,
@@ -787,18 +796,30 @@ static void remove_target_node(QmpBlockCopyJob *job)
     g_clear_error(&err);
 }
 
+/* Why a job that is not READY cannot pivot: its own error, if any. */
+static GError *not_ready_error(QmpBlockCopyJob *job)
+{
+    return job->error ? g_error_copy(job->error)
+        : job_error(job->device, job->id, QMP_BLOCK_COPY_ERROR_NOT_READY,
+                    "cannot pivot in state %s (only when ready)",
+                    qmp_block_copy_job_state_to_string(job->state));
+}
+
+/* Why a pivot ended without completing: the job's own error, if any. */
+static GError *not_pivoted_error(QmpBlockCopyJob *job)
+{
+    return job->error ? g_error_copy(job->error)
+        : job_error(job->device, job->id, QMP_BLOCK_COPY_ERROR_FAILED,
+                    "ended %s instead of pivoting",
+                    qmp_block_copy_job_state_to_string(job->state));
+}
+
 gboolean qmp_block_copy_job_pivot(QmpBlockCopyJob *job, gint timeout_ms, GError **error)
 {
     g_return_val_if_fail(QMP_IS_BLOCK_COPY_JOB(job), FALSE);
     GError *err = NULL;
     if (job->state != QMP_BLOCK_COPY_JOB_STATE_READY) {
-        if (job->error)
-            g_propagate_error(error, g_error_copy(job->error));
-        else
-            g_propagate_error(error, job_error(job->device, job->id,
-                                               QMP_BLOCK_COPY_ERROR_NOT_READY,
-                                               "cannot pivot in state %s (only when ready)",
-                                               qmp_block_copy_job_state_to_string(job->state)));
+        g_propagate_error(error, not_ready_error(job));
         return FALSE;
     }
     /* The state moves first: the job's end may be read while the reply is
@@ -815,10 +836,7 @@ gboolean qmp_block_copy_job_pivot(QmpBlockCopyJob *job, gint timeout_ms, GError 
     if (!run_until(job, terminal, timeout_ms, NULL, "end of the pivot", error))
         return FALSE;
     if (job->state != QMP_BLOCK_COPY_JOB_STATE_COMPLETED) {
-        g_propagate_error(error, job->error ? g_error_copy(job->error)
-                          : job_error(job->device, job->id, QMP_BLOCK_COPY_ERROR_FAILED,
-                                      "ended %s instead of pivoting",
-                                      qmp_block_copy_job_state_to_string(job->state)));
+        g_propagate_error(error, not_pivoted_error(job));
         return FALSE;
     }
     job->added_target = FALSE; /* the node is the disk now */
@@ -901,10 +919,7 @@ static void end_step(GTask *task)
     EndOp *op = g_task_get_task_data(task);
     if (!op->cancel) {
         if (job->state != QMP_BLOCK_COPY_JOB_STATE_COMPLETED) {
-            g_task_return_error(task, job->error ? g_error_copy(job->error)
-                                : job_error(job->device, job->id, QMP_BLOCK_COPY_ERROR_FAILED,
-                                            "ended %s instead of pivoting",
-                                            qmp_block_copy_job_state_to_string(job->state)));
+            g_task_return_error(task, not_pivoted_error(job));
             g_object_unref(task);
             return;
         }
@@ -959,10 +974,7 @@ void qmp_block_copy_job_pivot_async(QmpBlockCopyJob *job, GCancellable *cancella
     GTask *task = g_task_new(job, cancellable, callback, user_data);
     g_task_set_source_tag(task, qmp_block_copy_job_pivot_async);
     if (job->state != QMP_BLOCK_COPY_JOB_STATE_READY) {
-        g_task_return_error(task, job->error ? g_error_copy(job->error)
-                            : job_error(job->device, job->id, QMP_BLOCK_COPY_ERROR_NOT_READY,
-                                        "cannot pivot in state %s (only when ready)",
-                                        qmp_block_copy_job_state_to_string(job->state)));
+        g_task_return_error(task, not_ready_error(job));
         g_object_unref(task);
         return;
     }
@@ -977,8 +989,7 @@ void qmp_block_copy_job_pivot_async(QmpBlockCopyJob *job, GCancellable *cancella
 gboolean qmp_block_copy_job_pivot_finish(QmpBlockCopyJob *job, GAsyncResult *result,
                                          GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, job), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return task_finish(job, result, error);
 }
 
 void qmp_block_copy_job_cancel_async(QmpBlockCopyJob *job, GCancellable *cancellable,
@@ -1004,8 +1015,7 @@ void qmp_block_copy_job_cancel_async(QmpBlockCopyJob *job, GCancellable *cancell
 gboolean qmp_block_copy_job_cancel_finish(QmpBlockCopyJob *job, GAsyncResult *result,
                                           GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, job), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return task_finish(job, result, error);
 }
 
 /* ---- start --------------------------------------------------------------------- */
