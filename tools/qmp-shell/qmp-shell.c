@@ -183,18 +183,15 @@ static void report_command_error(const GError *error)
     }
     const char *klass = qmp_command_error_class_name(error->code) ?: "Error";
     if (sh.json) {
-        yajl_gen g = yajl_gen_alloc(NULL);
-        yajl_gen_map_open(g);
-        yajl_gen_string(g, (const unsigned char *) "error", 5);
-        yajl_gen_map_open(g);
-        yajl_gen_string(g, (const unsigned char *) "class", 5);
-        yajl_gen_string(g, (const unsigned char *) klass, strlen(klass));
-        yajl_gen_string(g, (const unsigned char *) "desc", 4);
-        yajl_gen_string(g, (const unsigned char *) error->message, strlen(error->message));
-        yajl_gen_map_close(g);
-        yajl_gen_map_close(g);
-        print_gen(g, stdout);
-        yajl_gen_free(g);
+        QmpJsonBuilder *b = qmp_json_builder_new();
+        qmp_json_builder_begin_object(b);
+        qmp_json_builder_key(b, "class", 5);
+        qmp_json_builder_string(b, klass, strlen(klass));
+        qmp_json_builder_key(b, "desc", 4);
+        qmp_json_builder_string(b, error->message, strlen(error->message));
+        qmp_json_builder_end(b);
+        g_autoptr(QmpJsonDoc) doc = qmp_json_builder_finish(b);
+        print_wrapped("error", qmp_json_doc_root(doc));
         fflush(stdout);
     } else {
         fprintf(stderr, "error: %s: %s\n", klass, error->message);
@@ -205,21 +202,9 @@ static void report_command_error(const GError *error)
 
 static gboolean run_hmp(const char *line)
 {
-    g_autoptr(GString) args = g_string_new("{\"command-line\": ");
-    {
-        g_autoptr(GString) q = g_string_new("\"");
-        for (const unsigned char *p = (const unsigned char *) line; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                g_string_append_printf(q, "\\%c", *p);
-            else if (*p < 0x20)
-                g_string_append_printf(q, "\\u%04x", *p);
-            else
-                g_string_append_c(q, (char) *p);
-        }
-        g_string_append_c(q, '"');
-        g_string_append(args, q->str);
-    }
-    g_string_append_c(args, '}');
+    g_autoptr(GString) args = g_string_new("{\"command-line\": \"");
+    qmp_json_append_escaped(args, line, strlen(line));
+    g_string_append(args, "\"}");
     g_autoptr(GError) error = NULL;
     const QmpJson *ret = NULL;
     g_autoptr(QmpJsonDoc) doc = qmp_monitor_execute(sh.mon, "human-monitor-command", args->str,

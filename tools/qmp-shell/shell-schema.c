@@ -308,18 +308,7 @@ static GPtrArray *tokenize(const char *line, GError **error)
 static void json_quote(GString *out, const char *s)
 {
     g_string_append_c(out, '"');
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            g_string_append_printf(out, "\\%c", *p);
-        else if (*p == '\n')
-            g_string_append(out, "\\n");
-        else if (*p == '\t')
-            g_string_append(out, "\\t");
-        else if (*p < 0x20)
-            g_string_append_printf(out, "\\u%04x", *p);
-        else
-            g_string_append_c(out, (char) *p);
-    }
+    qmp_json_append_escaped(out, s, strlen(s));
     g_string_append_c(out, '"');
 }
 
