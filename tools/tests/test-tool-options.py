@@ -11,13 +11,7 @@ import os
 import subprocess
 import sys
 
-failures = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures.append(what)
+from tooltest import check, exit_status
 
 
 def run(*argv):
@@ -75,10 +69,7 @@ def main():
             diffs = {x['name']: (x['a'], x['b']) for x in d['differences']} if d else {}
             check(p.returncode == 1 and diffs.get('command.block-export-add') == ('yes', 'no'),
                   'qmp-caps --diff --json, 7.2 vs 4.2: differences listed, exit 1')
-    if failures:
-        print('%d failure(s)' % len(failures))
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == '__main__':

@@ -28,15 +28,10 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests'))
+from tooltest import QEMU, check, exit_status, free_port  # noqa: E402
+
 TOOL = sys.argv[1]
-QEMU = os.environ.get('QMPKIT_QEMU', 'qemu-system-x86_64')
-failures = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what, flush=True)
-    if not cond:
-        failures.append(what)
 
 
 def lines_of(out):
@@ -107,14 +102,6 @@ class Qemus:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Proxy:
@@ -451,7 +438,7 @@ def main():
             replay_migrate(REPLAY, recordings_dir(), tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return 1 if failures else 0
+        return exit_status()
     REPLAY = os.path.join(os.path.dirname(TOOL), '..', 'qmp-replay', 'qmp-replay')
     if not shutil.which(QEMU) or not shutil.which('qemu-img'):
         print('skipped: %s or qemu-img not found' % QEMU)
@@ -464,10 +451,7 @@ def main():
             test_live(tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print('%d failure(s)' % len(failures))
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == '__main__':

@@ -18,15 +18,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests'))
+from tooltest import QEMU, check, exit_status  # noqa: E402
+
 SHELL = sys.argv[1]
-QEMU = os.environ.get('QMPKIT_QEMU', 'qemu-system-x86_64')
-failures = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures.append(what)
 
 
 class Tmux:
@@ -154,10 +149,7 @@ def main():
             qemu.kill()
             qemu.wait()
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print('%d failure(s)' % len(failures))
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == '__main__':

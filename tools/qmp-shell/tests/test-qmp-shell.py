@@ -16,15 +16,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests'))
+from tooltest import QEMU, check, exit_status, free_port  # noqa: E402
+
 SHELL = sys.argv[1]
-QEMU = os.environ.get('QMPKIT_QEMU', 'qemu-system-x86_64')
-failures = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures.append(what)
 
 
 def run(lines, *args, timeout=60):
@@ -35,14 +30,6 @@ def run(lines, *args, timeout=60):
 
 def json_lines(out):
     return [json.loads(l) for l in out.splitlines() if l.strip()]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(path_or_port, proc):
@@ -225,10 +212,7 @@ def main():
                 q.wait()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    if failures:
-        print('%d failure(s)' % len(failures))
-        return 1
-    return 0
+    return exit_status()
 
 
 if __name__ == '__main__':
