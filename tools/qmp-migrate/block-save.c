@@ -77,15 +77,13 @@ int qm_cmd_mirror(int argc, char **argv)
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "One JSON object per update and result", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) oc = g_option_context_new("- copy a disk live, then pivot to the copy");
-    g_option_context_add_main_entries(oc, entries, NULL);
-    g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(oc, &argc, &argv, &error) || argc != 1 || !source || !device ||
-        !target) {
-        fprintf(stderr, "qmp-migrate mirror: %s\n",
-                error ? error->message : "needs --source ADDR, --device DISK and --target PATH");
+    const char *needs = "needs --source ADDR, --device DISK and --target PATH";
+    if (!qm_parse_options("mirror", "- copy a disk live, then pivot to the copy", entries,
+                          &argc, &argv, needs))
         return QM_EXIT_USAGE;
-    }
+    if (!source || !device || !target)
+        return qm_usage("mirror", needs);
+    g_autoptr(GError) error = NULL;
     qm_output_init("mirror", json);
     g_autoptr(QmpMonitor) mon = qm_connect(source, "source", &error);
     if (!mon) {
@@ -200,11 +198,11 @@ int qm_cmd_save(int argc, char **argv)
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "One JSON object per update and result", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) oc = g_option_context_new("- save a guest to a file");
-    g_option_context_add_main_entries(oc, entries, NULL);
-    g_autoptr(GError) error = NULL;
+    const char *needs = "needs --source ADDR and --file PATH (--then stop|quit|continue)";
+    if (!qm_parse_options("save", "- save a guest to a file", entries, &argc, &argv, needs))
+        return QM_EXIT_USAGE;
     QmpSaveThen t = QMP_SAVE_THEN_STOP;
-    gboolean ok = g_option_context_parse(oc, &argc, &argv, &error) && argc == 1 && source && file;
+    gboolean ok = source && file;
     if (ok && then) {
         if (strcmp(then, "quit") == 0)
             t = QMP_SAVE_THEN_QUIT;
@@ -213,12 +211,9 @@ int qm_cmd_save(int argc, char **argv)
         else if (strcmp(then, "stop") != 0)
             ok = FALSE;
     }
-    if (!ok) {
-        fprintf(stderr, "qmp-migrate save: %s\n",
-                error ? error->message
-                      : "needs --source ADDR and --file PATH (--then stop|quit|continue)");
-        return QM_EXIT_USAGE;
-    }
+    if (!ok)
+        return qm_usage("save", needs);
+    g_autoptr(GError) error = NULL;
     qm_output_init("save", json);
     g_autoptr(QmpMonitor) mon = qm_connect(source, "source", &error);
     if (!mon) {
@@ -260,14 +255,13 @@ int qm_cmd_restore(int argc, char **argv)
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "One JSON object per update and result", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) oc = g_option_context_new("- restore a guest from a file");
-    g_option_context_add_main_entries(oc, entries, NULL);
-    g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(oc, &argc, &argv, &error) || argc != 1 || !dest || !file) {
-        fprintf(stderr, "qmp-migrate restore: %s\n",
-                error ? error->message : "needs --dest ADDR and --file PATH");
+    const char *needs = "needs --dest ADDR and --file PATH";
+    if (!qm_parse_options("restore", "- restore a guest from a file", entries, &argc, &argv,
+                          needs))
         return QM_EXIT_USAGE;
-    }
+    if (!dest || !file)
+        return qm_usage("restore", needs);
+    g_autoptr(GError) error = NULL;
     qm_output_init("restore", json);
     /* The header first: a file that cannot be restored touches no QEMU. */
     g_autoptr(QmpSaveImage) img = qmp_save_image_open(file, &error);

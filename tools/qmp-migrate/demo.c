@@ -193,14 +193,10 @@ int qm_cmd_demo(int argc, char **argv)
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "One JSON object per update and result", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) oc = g_option_context_new(
-        "- migrate a guest with 200 MiB of random RAM pre-copy, then post-copy with preempt");
-    g_option_context_add_main_entries(oc, entries, NULL);
-    g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(oc, &argc, &argv, &error) || argc != 1) {
-        fprintf(stderr, "qmp-migrate demo: %s\n", error ? error->message : "takes no arguments");
+    if (!qm_parse_options("demo", "- migrate a guest with 200 MiB of random RAM pre-copy, then "
+                          "post-copy with preempt", entries, &argc, &argv, "takes no arguments"))
         return QM_EXIT_USAGE;
-    }
+    g_autoptr(GError) error = NULL;
     qm_output_init("demo", json);
     const char *bin = qemu ? qemu : "qemu-system-x86_64";
     g_autofree char *rand = random_file(&error);

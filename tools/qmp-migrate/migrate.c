@@ -224,14 +224,12 @@ int qm_cmd_migrate(int argc, char **argv)
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "One JSON object per update and result", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) oc = g_option_context_new("- migrate a guest live");
-    g_option_context_add_main_entries(oc, entries, NULL);
-    g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(oc, &argc, &argv, &error) || argc != 1 || !source || !dest) {
-        fprintf(stderr, "qmp-migrate migrate: %s\n",
-                error ? error->message : "needs --source ADDR and --dest ADDR");
+    const char *needs = "needs --source ADDR and --dest ADDR";
+    if (!qm_parse_options("migrate", "- migrate a guest live", entries, &argc, &argv, needs))
         return QM_EXIT_USAGE;
-    }
+    if (!source || !dest)
+        return qm_usage("migrate", needs);
+    g_autoptr(GError) error = NULL;
     qm_output_init("migrate", json);
     if (after > 0)
         postcopy = TRUE;
@@ -314,13 +312,12 @@ int qm_cmd_cancel(int argc, char **argv)
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "JSON output", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) oc = g_option_context_new("- cancel an outgoing migration");
-    g_option_context_add_main_entries(oc, entries, NULL);
-    g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(oc, &argc, &argv, &error) || argc != 1 || !source) {
-        fprintf(stderr, "qmp-migrate cancel: %s\n", error ? error->message : "needs --source ADDR");
+    const char *needs = "needs --source ADDR";
+    if (!qm_parse_options("cancel", "- cancel an outgoing migration", entries, &argc, &argv, needs))
         return QM_EXIT_USAGE;
-    }
+    if (!source)
+        return qm_usage("cancel", needs);
+    g_autoptr(GError) error = NULL;
     qm_output_init("cancel", json);
     g_autoptr(QmpMonitor) src = qm_connect(source, "source", &error);
     if (!src) {
@@ -382,15 +379,13 @@ int qm_cmd_recover(int argc, char **argv)
         { "json", 'j', 0, G_OPTION_ARG_NONE, &json, "JSON output", NULL },
         { NULL },
     };
-    g_autoptr(GOptionContext) oc = g_option_context_new("- finish a paused post-copy migration");
-    g_option_context_add_main_entries(oc, entries, NULL);
-    g_autoptr(GError) error = NULL;
-    if (!g_option_context_parse(oc, &argc, &argv, &error) || argc != 1 || !source || !dest ||
-        !uri) {
-        fprintf(stderr, "qmp-migrate recover: %s\n",
-                error ? error->message : "needs --source ADDR, --dest ADDR and --uri NEW-URI");
+    const char *needs = "needs --source ADDR, --dest ADDR and --uri NEW-URI";
+    if (!qm_parse_options("recover", "- finish a paused post-copy migration", entries, &argc,
+                          &argv, needs))
         return QM_EXIT_USAGE;
-    }
+    if (!source || !dest || !uri)
+        return qm_usage("recover", needs);
+    g_autoptr(GError) error = NULL;
     qm_output_init("recover", json);
     g_autoptr(QmpMonitor) src = qm_connect(source, "source", &error);
     g_autoptr(QmpMonitor) dst = src ? qm_connect(dest, "destination", &error) : NULL;

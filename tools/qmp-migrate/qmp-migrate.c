@@ -20,6 +20,29 @@
 QmOutput qm_out;
 gboolean qm_force_text;
 
+gboolean qm_parse_options(const char *op, const char *summary, const GOptionEntry *entries,
+                          int *argc, char ***argv, const char *needs)
+{
+    g_autoptr(GOptionContext) oc = g_option_context_new(summary);
+    g_autoptr(GError) error = NULL;
+    g_option_context_add_main_entries(oc, entries, NULL);
+    if (!g_option_context_parse(oc, argc, argv, &error)) {
+        fprintf(stderr, "qmp-migrate %s: %s\n", op, error->message);
+        return FALSE;
+    }
+    if (*argc != 1) {
+        qm_usage(op, needs);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int qm_usage(const char *op, const char *needs)
+{
+    fprintf(stderr, "qmp-migrate %s: %s\n", op, needs);
+    return QM_EXIT_USAGE;
+}
+
 void qm_output_init(const char *op, gboolean json)
 {
     gboolean tty = isatty(STDOUT_FILENO);

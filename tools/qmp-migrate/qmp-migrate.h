@@ -86,6 +86,14 @@ int qm_migration_exit_code(const GError *error);
 /* A free TCP port on the loopback. */
 guint16 qm_free_port(void);
 
+/* Parse subcommand op's options (summary: the line --help shows under
+ * "Usage:"); FALSE after printing the usage error on stderr: the option
+ * parser's, or needs when arguments are left over.  qm_usage() prints
+ * needs for op and returns QM_EXIT_USAGE, for the options still missing. */
+gboolean qm_parse_options(const char *op, const char *summary, const GOptionEntry *entries,
+                          int *argc, char ***argv, const char *needs);
+int qm_usage(const char *op, const char *needs);
+
 /* Subcommands. */
 int qm_cmd_migrate(int argc, char **argv);
 int qm_cmd_cancel(int argc, char **argv);
