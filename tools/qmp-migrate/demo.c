@@ -175,6 +175,33 @@ static gboolean check_memory(QmpMonitor *a, QmpMonitor *b, const char *want, con
     return same;
 }
 
+/* Run mig, print its figures under label and keep them in fig; its exit
+ * status. */
+static int run_migration(QmpMigration *mig, const char *label, Figures *fig)
+{
+    GError *e = qm_migration_run(mig, NULL);
+    qm_migration_report(mig, e, label);
+    take_figures(fig, mig);
+    if (e)
+        fprintf(stderr, "qmp-migrate demo: %s\n", e->message);
+    int code = qm_migration_exit_code(e);
+    g_clear_error(&e);
+    return code;
+}
+
+/* check_memory() after migration label, kept in fig; its exit status. */
+static int memory_check(QmpMonitor *a, QmpMonitor *b, const char *want, const char *dir,
+                        const char *label, Figures *fig)
+{
+    g_autoptr(GError) error = NULL;
+    fig->identical = check_memory(a, b, want, dir, label, &error);
+    if (fig->identical)
+        return QM_EXIT_OK;
+    if (error)
+        qm_result(FALSE, error->message, NULL);
+    return error ? QM_EXIT_FAILED : QM_EXIT_MISMATCH;
+}
+
 static void close_guest(QmpMonitor **mon)
 {
     if (*mon) {
@@ -233,23 +260,13 @@ int qm_cmd_demo(int argc, char **argv)
         g_autofree char *uri = g_strdup_printf("tcp:127.0.0.1:%u", qm_free_port());
         qmp_migration_set_uri(mig, uri, NULL);
         qmp_migration_set_flags(mig, QMP_MIGRATION_KEEP_SOURCE);
-        GError *e = qm_migration_run(mig, NULL);
-        qm_migration_report(mig, e, "pre-copy");
-        take_figures(&fig[0], mig);
-        if (e)
-            fprintf(stderr, "qmp-migrate demo: %s\n", e->message);
-        code = qm_migration_exit_code(e);
-        g_clear_error(&e);
+        code = run_migration(mig, "pre-copy", &fig[0]);
         if (code != QM_EXIT_OK)
             goto out;
     }
-    fig[0].identical = check_memory(a, b, want, dir, "pre-copy", &error);
-    if (!fig[0].identical) {
-        if (error)
-            qm_result(FALSE, error->message, NULL);
-        code = error ? QM_EXIT_FAILED : QM_EXIT_MISMATCH;
+    code = memory_check(a, b, want, dir, "pre-copy", &fig[0]);
+    if (code != QM_EXIT_OK)
         goto out;
-    }
     close_guest(&a);
 
     /* 2: post-copy with preempt, B -> C (switching after the first pass). */
@@ -266,13 +283,7 @@ int qm_cmd_demo(int argc, char **argv)
         qmp_migration_set_uri(mig, uri, NULL);
         qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY | QMP_MIGRATION_KEEP_SOURCE);
         qmp_migration_set_postcopy_policy(mig, 1, 0);
-        GError *e = qm_migration_run(mig, NULL);
-        qm_migration_report(mig, e, "post-copy");
-        take_figures(&fig[1], mig);
-        if (e)
-            fprintf(stderr, "qmp-migrate demo: %s\n", e->message);
-        code = qm_migration_exit_code(e);
-        g_clear_error(&e);
+        code = run_migration(mig, "post-copy", &fig[1]);
         if (code != QM_EXIT_OK)
             goto out;
         if (!qmp_migration_get_progress(mig)->postcopy) {
@@ -281,13 +292,9 @@ int qm_cmd_demo(int argc, char **argv)
             goto out;
         }
     }
-    fig[1].identical = check_memory(b, c, want, dir, "post-copy", &error);
-    if (!fig[1].identical) {
-        if (error)
-            qm_result(FALSE, error->message, NULL);
-        code = error ? QM_EXIT_FAILED : QM_EXIT_MISMATCH;
+    code = memory_check(b, c, want, dir, "post-copy", &fig[1]);
+    if (code != QM_EXIT_OK)
         goto out;
-    }
 out:
     print_summary(fig);
     close_guest(&a);
