@@ -10,6 +10,7 @@
  */
 #include <string.h>
 #include "qmp-block-copy.h"
+#include "workflow-private.h"
 #include "block-copy-private.h"
 #include "qmp-commands.h"
 #include "qmp-events.h"
@@ -647,11 +648,7 @@ void qmp_block_copy_job_wait_ready_async(QmpBlockCopyJob *job, GCancellable *can
     g_task_set_source_tag(task, qmp_block_copy_job_wait_ready_async);
     if (ready_settled(job)) {
         GError *err = ready_error(job);
-        if (err)
-            g_task_return_error(task, err);
-        else
-            g_task_return_boolean(task, TRUE);
-        g_object_unref(task);
+        qmp_workflow_task_return(task, err);
         return;
     }
     if (g_cancellable_is_cancelled(cancellable)) {
@@ -672,8 +669,7 @@ void qmp_block_copy_job_wait_ready_async(QmpBlockCopyJob *job, GCancellable *can
 /* The _finish of the job's async calls: each task returns a boolean. */
 static gboolean task_finish(QmpBlockCopyJob *job, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, job), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return qmp_workflow_task_finish(job, result, error);
 }
 
 gboolean qmp_block_copy_job_wait_ready_finish(QmpBlockCopyJob *job, GAsyncResult *result, GError **error)
@@ -887,11 +883,7 @@ static void graph_reply(GObject *obj, GAsyncResult *res, gpointer data)
     g_autoptr(QmpBlockInfo) b = err ? NULL : pick_disk(blocks, n, job->blk_key, &err);
     Expect expect = op->cancel && job->state != QMP_BLOCK_COPY_JOB_STATE_COMPLETED
                     ? EXPECT_SOURCE : EXPECT_TARGET;
-    if (check_disk(job, b, err, expect, &check))
-        g_task_return_boolean(task, TRUE);
-    else
-        g_task_return_error(task, check);
-    g_object_unref(task);
+    qmp_workflow_task_return(task, check_disk(job, b, err, expect, &check) ? NULL : check);
 }
 
 static void query_graph(GTask *task)
@@ -919,8 +911,7 @@ static void end_step(GTask *task)
     EndOp *op = g_task_get_task_data(task);
     if (!op->cancel) {
         if (job->state != QMP_BLOCK_COPY_JOB_STATE_COMPLETED) {
-            g_task_return_error(task, not_pivoted_error(job));
-            g_object_unref(task);
+            qmp_workflow_task_return(task, not_pivoted_error(job));
             return;
         }
         job->added_target = FALSE;
@@ -960,8 +951,7 @@ static void end_command_reply(GObject *obj, GAsyncResult *res, gpointer data)
         propagate_qemu(&out, err, job->device, job->id,
                        op->cancel ? "block-job-cancel" : "block-job-complete",
                        QMP_BLOCK_COPY_ERROR_FAILED);
-        g_task_return_error(task, out);
-        g_object_unref(task);
+        qmp_workflow_task_return(task, out);
         return;
     }
     wait_end(task);
@@ -974,8 +964,7 @@ void qmp_block_copy_job_pivot_async(QmpBlockCopyJob *job, GCancellable *cancella
     GTask *task = g_task_new(job, cancellable, callback, user_data);
     g_task_set_source_tag(task, qmp_block_copy_job_pivot_async);
     if (job->state != QMP_BLOCK_COPY_JOB_STATE_READY) {
-        g_task_return_error(task, not_ready_error(job));
-        g_object_unref(task);
+        qmp_workflow_task_return(task, not_ready_error(job));
         return;
     }
     EndOp *op = g_new0(EndOp, 1);

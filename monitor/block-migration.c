@@ -10,6 +10,7 @@
  * whole switchover are asynchronous.
  */
 #include "qmp-block-copy.h"
+#include "workflow-private.h"
 #include "qmp-migration.h"
 
 typedef struct {
@@ -25,8 +26,7 @@ static void job_ready(GObject *obj, GAsyncResult *res, gpointer data)
     ReadyWait *w = data;
     GError *err = NULL;
     if (!qmp_block_copy_job_wait_ready_finish(QMP_BLOCK_COPY_JOB(obj), res, &err)) {
-        g_task_return_error(w->task, err);
-        g_object_unref(w->task);
+        qmp_workflow_task_return(w->task, err);
         g_free(w);
         return;
     }
@@ -36,8 +36,7 @@ static void job_ready(GObject *obj, GAsyncResult *res, gpointer data)
 static void wait_next(ReadyWait *w)
 {
     if (w->next == qmp_nbd_storage_get_n_disks(w->s)) {
-        g_task_return_boolean(w->task, TRUE);
-        g_object_unref(w->task);
+        qmp_workflow_task_return(w->task, NULL);
         g_free(w);
         return;
     }
@@ -55,8 +54,7 @@ static void hook_start_async(QmpMigration *mig, gpointer user_data, GCancellable
         for (const char *const *d = qmp_migration_get_disks(mig); *d; d++)
             qmp_nbd_storage_add_disk(s, *d, NULL);
     if (!qmp_nbd_storage_start(s, &err)) {
-        g_task_return_error(task, err);
-        g_object_unref(task);
+        qmp_workflow_task_return(task, err);
         return;
     }
     ReadyWait *w = g_new0(ReadyWait, 1);
@@ -76,11 +74,7 @@ static void switched(GObject *obj, GAsyncResult *res, gpointer data)
     GTask *task = data;
     QmpNbdStorage *s = g_task_get_task_data(task);
     GError *err = NULL;
-    if (qmp_nbd_storage_finish_finish(s, res, &err))
-        g_task_return_boolean(task, TRUE);
-    else
-        g_task_return_error(task, err);
-    g_object_unref(task);
+    qmp_workflow_task_return(task, qmp_nbd_storage_finish_finish(s, res, &err) ? NULL : err);
 }
 
 static void hook_switchover_async(QmpMigration *mig, gpointer user_data,

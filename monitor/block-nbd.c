@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include "qmp-block-copy.h"
+#include "workflow-private.h"
 #include "block-copy-private.h"
 #include "qmp-commands.h"
 
@@ -392,8 +393,7 @@ static void finish_client_removed(GObject *obj, GAsyncResult *res, gpointer data
     if (!qmp_blockdev_del_finish(QMP_MONITOR(obj), res, &err)) {
         GError *out = NULL;
         prefixed(&out, err, "source", d->source_device, "blockdev-del of the NBD client");
-        g_task_return_error(task, out);
-        g_object_unref(task);
+        qmp_workflow_task_return(task, out);
         return;
     }
     d->client_added = FALSE;
@@ -410,8 +410,7 @@ static void finish_cancelled(GObject *obj, GAsyncResult *res, gpointer data)
     if (!qmp_block_copy_job_cancel_finish(QMP_BLOCK_COPY_JOB(obj), res, &err) ||
         (qmp_block_copy_job_get_error(d->job) &&
          (err = g_error_copy(qmp_block_copy_job_get_error(d->job))))) {
-        g_task_return_error(task, err);
-        g_object_unref(task);
+        qmp_workflow_task_return(task, err);
         return;
     }
     if (!d->client_added) {
@@ -433,8 +432,7 @@ static void finish_next(GTask *task)
         return;
     }
     if (!s->server_started) {
-        g_task_return_boolean(task, TRUE);
-        g_object_unref(task);
+        qmp_workflow_task_return(task, NULL);
         return;
     }
     qmp_nbd_server_stop_async(s->dst, NULL, finish_server_stopped, task);
@@ -448,8 +446,7 @@ void qmp_nbd_storage_finish_async(QmpNbdStorage *s, GCancellable *cancellable,
     g_task_set_source_tag(task, qmp_nbd_storage_finish_async);
     GError *err = NULL;
     if (!all_ready(s, &err)) {
-        g_task_return_error(task, err);
-        g_object_unref(task);
+        qmp_workflow_task_return(task, err);
         return;
     }
     FinishOp *op = g_new0(FinishOp, 1);
@@ -460,8 +457,7 @@ void qmp_nbd_storage_finish_async(QmpNbdStorage *s, GCancellable *cancellable,
 
 gboolean qmp_nbd_storage_finish_finish(QmpNbdStorage *s, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return qmp_workflow_task_finish(NULL, result, error);
 }
 
 void qmp_nbd_storage_abort(QmpNbdStorage *s)

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 #include "migration-private.h"
+#include "workflow-private.h"
 #include "qmp-codecs.h"
 
 G_DEFINE_QUARK(qmp-migration-error-quark, qmp_migration_error)
@@ -1640,8 +1641,7 @@ void qmp_migration_run_phase_async(QmpMigration *mig, QmpMigrationPhase phase,
 gboolean qmp_migration_run_phase_finish(QmpMigration *mig, GAsyncResult *result,
                                         GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, mig), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return qmp_workflow_task_finish(mig, result, error);
 }
 
 void qmp_migration_run_async(QmpMigration *mig, GCancellable *cancellable,
@@ -1665,8 +1665,7 @@ void qmp_migration_run_async(QmpMigration *mig, GCancellable *cancellable,
 
 gboolean qmp_migration_run_finish(QmpMigration *mig, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, mig), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return qmp_workflow_task_finish(mig, result, error);
 }
 
 void qmp_migration_recover_async(QmpMigration *mig, const char *new_uri,
@@ -1710,8 +1709,7 @@ void qmp_migration_recover_async(QmpMigration *mig, const char *new_uri,
 
 gboolean qmp_migration_recover_finish(QmpMigration *mig, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, mig), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return qmp_workflow_task_finish(mig, result, error);
 }
 
 /* ---- sync variants ---------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 
 #include "save-private.h"
+#include "workflow-private.h"
 #include "qmp-commands.h"
 #include "qmp-events.h"
 
@@ -225,11 +226,7 @@ job_complete(Job *j)
     job_release(j);
     if (j->in_flight == 0)
         g_free(j);
-    if (error)
-        g_task_return_error(task, error);
-    else
-        g_task_return_boolean(task, TRUE);
-    g_object_unref(task);
+    qmp_workflow_task_return(task, error);
 }
 
 /* ---- clean-up after a failure -------------------------------------------- */
@@ -973,8 +970,7 @@ qmp_save_async(QmpMonitor *mon, const char *path, const QmpSaveOptions *opts,
 gboolean
 qmp_save_finish(QmpMonitor *mon, GAsyncResult *result, GError **error)
 {
-    g_return_val_if_fail(g_task_is_valid(result, mon), FALSE);
-    return g_task_propagate_boolean(G_TASK(result), error);
+    return qmp_workflow_task_finish(mon, result, error);
 }
 
 static void
