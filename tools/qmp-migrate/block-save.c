@@ -86,10 +86,8 @@ int qm_cmd_mirror(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     qm_output_init("mirror", json);
     g_autoptr(QmpMonitor) mon = qm_connect(source, "source", &error);
-    if (!mon) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_CONNECT;
-    }
+    if (!mon)
+        return qm_fail(error, QM_EXIT_CONNECT);
     QmpBlockCopyOptions o;
     qmp_block_copy_options_init(&o);
     o.target = target;
@@ -97,10 +95,8 @@ int qm_cmd_mirror(int argc, char **argv)
     o.mode = existing ? QMP_NEW_IMAGE_MODE_EXISTING : QMP_NEW_IMAGE_MODE_ABSOLUTE_PATHS;
     o.bandwidth_mib_s = bandwidth;
     g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, device, &o, &error);
-    if (!job) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_FAILED;
-    }
+    if (!job)
+        return qm_fail(error, QM_EXIT_FAILED);
     Mirror m = { .job = job, .loop = g_main_loop_new(NULL, FALSE),
                  .cancel = g_cancellable_new() };
     qm_on_sigint(cancel_on_sigint, m.cancel);
@@ -216,10 +212,8 @@ int qm_cmd_save(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     qm_output_init("save", json);
     g_autoptr(QmpMonitor) mon = qm_connect(source, "source", &error);
-    if (!mon) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_CONNECT;
-    }
+    if (!mon)
+        return qm_fail(error, QM_EXIT_CONNECT);
     g_autoptr(QmpSaveOptions) opts = qmp_save_options_new();
     qmp_save_options_set_live(opts, live);
     qmp_save_options_set_then(opts, t);
@@ -265,15 +259,11 @@ int qm_cmd_restore(int argc, char **argv)
     qm_output_init("restore", json);
     /* The header first: a file that cannot be restored touches no QEMU. */
     g_autoptr(QmpSaveImage) img = qmp_save_image_open(file, &error);
-    if (!img) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_FAILED;
-    }
+    if (!img)
+        return qm_fail(error, QM_EXIT_FAILED);
     g_autoptr(QmpMonitor) mon = qm_connect(dest, "destination", &error);
-    if (!mon) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_CONNECT;
-    }
+    if (!mon)
+        return qm_fail(error, QM_EXIT_CONNECT);
     g_autoptr(QmpSaveOptions) opts = qmp_save_options_new();
     if (paused)
         qmp_save_options_set_start(opts, QMP_RESTORE_PAUSED);

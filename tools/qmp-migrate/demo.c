@@ -228,15 +228,11 @@ int qm_cmd_demo(int argc, char **argv)
     const char *bin = qemu ? qemu : "qemu-system-x86_64";
     g_autofree char *rand = random_file(&error);
     g_autofree char *want = rand ? file_sha256(rand, &error) : NULL;
-    if (!want) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_FAILED;
-    }
+    if (!want)
+        return qm_fail(error, QM_EXIT_FAILED);
     g_autofree char *dir = g_dir_make_tmp("qmp-migrate-demo-XXXXXX", &error);
-    if (!dir) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_FAILED;
-    }
+    if (!dir)
+        return qm_fail(error, QM_EXIT_FAILED);
     int code = QM_EXIT_OK;
     QmpMonitor *a = NULL, *b = NULL, *c = NULL;
     Figures fig[2] = { { 0 } };

@@ -235,10 +235,8 @@ int qm_cmd_migrate(int argc, char **argv)
         postcopy = TRUE;
     g_autoptr(QmpMonitor) src = qm_connect(source, "source", &error);
     g_autoptr(QmpMonitor) dst = src ? qm_connect(dest, "destination", &error) : NULL;
-    if (!dst) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_CONNECT;
-    }
+    if (!dst)
+        return qm_fail(error, QM_EXIT_CONNECT);
     g_autoptr(QmpMigration) mig = qmp_migration_new(src, dst);
     if (!uri) {
         const char *colon = strrchr(dest, ':');
@@ -257,10 +255,8 @@ int qm_cmd_migrate(int argc, char **argv)
     if (!qmp_migration_set_uri(mig, uri, &error) ||
         (connect_uri && !qmp_migration_set_connect_uri(mig, connect_uri, &error)) ||
         !qmp_migration_set_bandwidth(mig, bandwidth, &error) ||
-        (downtime && !qmp_migration_set_downtime_limit(mig, downtime, &error))) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_USAGE;
-    }
+        (downtime && !qmp_migration_set_downtime_limit(mig, downtime, &error)))
+        return qm_fail(error, QM_EXIT_USAGE);
     if (after > 0)
         qmp_migration_set_postcopy_policy(mig, (guint) after, 0);
     if (storage) {
@@ -269,10 +265,8 @@ int qm_cmd_migrate(int argc, char **argv)
          * with -S; its NBD server listens on "nbd.sock" in its working
          * directory). */
         g_autoptr(GPtrArray) disks = source_disks(src, &error);
-        if (!disks) {
-            qm_result(FALSE, error->message, NULL);
-            return QM_EXIT_FAILED;
-        }
+        if (!disks)
+            return qm_fail(error, QM_EXIT_FAILED);
         qmp_migration_set_disks(mig, (const char *const *) disks->pdata);
         QmpNbdStorage *nbd = qmp_nbd_storage_new(src, dst);
         QmpBlockCopyOptions o;
@@ -320,15 +314,11 @@ int qm_cmd_cancel(int argc, char **argv)
     g_autoptr(GError) error = NULL;
     qm_output_init("cancel", json);
     g_autoptr(QmpMonitor) src = qm_connect(source, "source", &error);
-    if (!src) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_CONNECT;
-    }
+    if (!src)
+        return qm_fail(error, QM_EXIT_CONNECT);
     QmpMigrationStatus st = migration_status(src, NULL, &error);
-    if (error) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_FAILED;
-    }
+    if (error)
+        return qm_fail(error, QM_EXIT_FAILED);
     if (st == QMP_MIGRATION_STATUS_POSTCOPY_ACTIVE || st == QMP_MIGRATION_STATUS_POSTCOPY_PAUSED ||
         st == QMP_MIGRATION_STATUS_POSTCOPY_RECOVER) {
         g_autofree char *s = qm_json_str(qmp_migration_status_to_string(st));
@@ -336,10 +326,8 @@ int qm_cmd_cancel(int argc, char **argv)
                          "(use recover)", "status", s, NULL);
         return QM_EXIT_FAILED;
     }
-    if (!qmp_migrate_cancel(src, &error)) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_FAILED;
-    }
+    if (!qmp_migrate_cancel(src, &error))
+        return qm_fail(error, QM_EXIT_FAILED);
     /* Wait until QEMU says it stopped (at most about 30 s). */
     for (int i = 0; i < 300; i++) {
         st = migration_status(src, NULL, &error);
@@ -348,10 +336,8 @@ int qm_cmd_cancel(int argc, char **argv)
             break;
         g_usleep(100000);
     }
-    if (error) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_FAILED;
-    }
+    if (error)
+        return qm_fail(error, QM_EXIT_FAILED);
     g_autoptr(QmpStatusInfo) rs = qmp_query_status(src, &error);
     g_autofree char *s = qm_json_str(qmp_migration_status_to_string(st));
     g_autofree char *run = qm_json_str(rs ? qmp_run_state_to_string(rs->status) : "unknown");
@@ -389,17 +375,13 @@ int qm_cmd_recover(int argc, char **argv)
     qm_output_init("recover", json);
     g_autoptr(QmpMonitor) src = qm_connect(source, "source", &error);
     g_autoptr(QmpMonitor) dst = src ? qm_connect(dest, "destination", &error) : NULL;
-    if (!dst) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_CONNECT;
-    }
+    if (!dst)
+        return qm_fail(error, QM_EXIT_CONNECT);
     /* The source answers in-band commands; a paused destination may not
      * (its main loop can wait for a missing page): it only gets exec-oob. */
     QmpMigrationStatus sst = migration_status(src, NULL, &error);
-    if (error) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_FAILED;
-    }
+    if (error)
+        return qm_fail(error, QM_EXIT_FAILED);
     if (sst != QMP_MIGRATION_STATUS_POSTCOPY_ACTIVE && sst != QMP_MIGRATION_STATUS_POSTCOPY_PAUSED) {
         g_autofree char *m = g_strdup_printf(
             "the source is not in post-copy (status %s): nothing to recover",
@@ -421,10 +403,8 @@ int qm_cmd_recover(int argc, char **argv)
         g_autoptr(QmpJsonDoc) d = qmp_monitor_execute(sides[i], "migrate-pause", NULL,
                                                       QMP_EXECUTE_OOB, NULL, 0, 20000, NULL,
                                                       &perr);
-        if (!d && perr->domain != QMP_COMMAND_ERROR) {
-            qm_result(FALSE, perr->message, NULL);
-            return QM_EXIT_FAILED;
-        }
+        if (!d && perr->domain != QMP_COMMAND_ERROR)
+            return qm_fail(perr, QM_EXIT_FAILED);
     }
     g_autofree char *u = qm_json_str(uri);
     g_autofree char *rargs = g_strdup_printf("{\"uri\": %s}", u);
@@ -444,10 +424,8 @@ int qm_cmd_recover(int argc, char **argv)
     g_autoptr(QmpJsonDoc) d2 = d1 ? qmp_monitor_execute(src, "migrate", margs, 0, NULL, 0, 20000,
                                                         NULL, &error)
                                   : NULL;
-    if (!d2) {
-        qm_result(FALSE, error->message, NULL);
-        return QM_EXIT_POSTCOPY_PAUSED;
-    }
+    if (!d2)
+        return qm_fail(error, QM_EXIT_POSTCOPY_PAUSED);
     /* Follow the source. */
     QmpMigrationStatus st = QMP_MIGRATION_STATUS_POSTCOPY_RECOVER;
     for (int polls = 0;; polls++) {

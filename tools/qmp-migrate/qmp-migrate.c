@@ -43,6 +43,12 @@ int qm_usage(const char *op, const char *needs)
     return QM_EXIT_USAGE;
 }
 
+int qm_fail(const GError *error, int code)
+{
+    qm_result(FALSE, error->message, NULL);
+    return code;
+}
+
 void qm_output_init(const char *op, gboolean json)
 {
     gboolean tty = isatty(STDOUT_FILENO);

@@ -94,6 +94,10 @@ gboolean qm_parse_options(const char *op, const char *summary, const GOptionEntr
                           int *argc, char ***argv, const char *needs);
 int qm_usage(const char *op, const char *needs);
 
+/* qm_result() for a failure with error's message; returns code (the exit
+ * status). */
+int qm_fail(const GError *error, int code);
+
 /* Subcommands. */
 int qm_cmd_migrate(int argc, char **argv);
 int qm_cmd_cancel(int argc, char **argv);
