@@ -274,19 +274,40 @@ gboolean qmp_nbd_storage_wait_ready(QmpNbdStorage *s, gint timeout_ms,
     return TRUE;
 }
 
+/* nbd-server-stop replied (ok, else err: taken, prefixed into error): the
+ * server and its exports are gone. */
+static gboolean server_stop_done(QmpNbdStorage *s, gboolean ok, GError *err, GError **error)
+{
+    if (!ok) {
+        g_propagate_prefixed_error(error, err,
+                                   "NBD storage migration: destination nbd-server-stop: ");
+        return FALSE;
+    }
+    s->server_started = FALSE;
+    for (guint i = 0; i < s->disks->len; i++)
+        ((Disk *) g_ptr_array_index(s->disks, i))->exported = FALSE;
+    return TRUE;
+}
+
+/* blockdev-del of d's NBD client replied (ok, else err: taken, prefixed
+ * into error). */
+static gboolean client_del_done(Disk *d, gboolean ok, GError *err, GError **error)
+{
+    if (!ok) {
+        prefixed(error, err, "source", d->source_device, "blockdev-del of the NBD client");
+        return FALSE;
+    }
+    d->client_added = FALSE;
+    return TRUE;
+}
+
 static void stop_server(QmpNbdStorage *s, GError **error)
 {
     if (!s->server_started)
         return;
     GError *err = NULL;
-    if (qmp_nbd_server_stop(s->dst, &err)) {
-        s->server_started = FALSE;
-        for (guint i = 0; i < s->disks->len; i++)
-            ((Disk *) g_ptr_array_index(s->disks, i))->exported = FALSE;
-    } else {
-        g_propagate_prefixed_error(error, err,
-                                   "NBD storage migration: destination nbd-server-stop: ");
-    }
+    gboolean ok = qmp_nbd_server_stop(s->dst, &err);
+    server_stop_done(s, ok, err, error);
 }
 
 static void remove_client(QmpNbdStorage *s, Disk *d, GError **error)
@@ -295,10 +316,8 @@ static void remove_client(QmpNbdStorage *s, Disk *d, GError **error)
         return;
     QmpBlockdevDelArgs del = { .node_name = d->client_node };
     GError *err = NULL;
-    if (qmp_blockdev_del(s->src, &del, &err))
-        d->client_added = FALSE;
-    else
-        prefixed(error, err, "source", d->source_device, "blockdev-del of the NBD client");
+    gboolean ok = qmp_blockdev_del(s->src, &del, &err);
+    client_del_done(d, ok, err, error);
 }
 
 /* Every mirror started and READY? */
@@ -371,17 +390,10 @@ static void finish_server_stopped(GObject *obj, GAsyncResult *res, gpointer data
 {
     GTask *task = data;
     FinishOp *op = g_task_get_task_data(task);
-    GError *err = NULL;
-    if (!qmp_nbd_server_stop_finish(QMP_MONITOR(obj), res, &err)) {
-        g_prefix_error(&err, "NBD storage migration: destination nbd-server-stop: ");
-        g_task_return_error(task, err);
-    } else {
-        op->s->server_started = FALSE;
-        for (guint i = 0; i < op->s->disks->len; i++)
-            ((Disk *) g_ptr_array_index(op->s->disks, i))->exported = FALSE;
-        g_task_return_boolean(task, TRUE);
-    }
-    g_object_unref(task);
+    GError *err = NULL, *out = NULL;
+    gboolean ok = qmp_nbd_server_stop_finish(QMP_MONITOR(obj), res, &err);
+    server_stop_done(op->s, ok, err, &out);
+    qmp_workflow_task_return(task, out);
 }
 
 static void finish_client_removed(GObject *obj, GAsyncResult *res, gpointer data)
@@ -389,14 +401,12 @@ static void finish_client_removed(GObject *obj, GAsyncResult *res, gpointer data
     GTask *task = data;
     FinishOp *op = g_task_get_task_data(task);
     Disk *d = g_ptr_array_index(op->s->disks, op->i);
-    GError *err = NULL;
-    if (!qmp_blockdev_del_finish(QMP_MONITOR(obj), res, &err)) {
-        GError *out = NULL;
-        prefixed(&out, err, "source", d->source_device, "blockdev-del of the NBD client");
+    GError *err = NULL, *out = NULL;
+    gboolean ok = qmp_blockdev_del_finish(QMP_MONITOR(obj), res, &err);
+    if (!client_del_done(d, ok, err, &out)) {
         qmp_workflow_task_return(task, out);
         return;
     }
-    d->client_added = FALSE;
     op->i++;
     finish_next(task);
 }
