@@ -573,14 +573,8 @@ static gboolean run_until(QmpBlockCopyJob *job, gboolean (*pred)(QmpBlockCopyJob
     while (!pred(job) && !timed_out && !cancelled && !g_cancellable_is_cancelled(cancellable))
         g_main_context_iteration(ctx, TRUE);
     gboolean ok = pred(job);
-    if (timer) {
-        g_source_destroy(timer);
-        g_source_unref(timer);
-    }
-    if (csrc) {
-        g_source_destroy(csrc);
-        g_source_unref(csrc);
-    }
+    qmp_workflow_source_drop(&timer);
+    qmp_workflow_source_drop(&csrc);
     g_main_context_release(ctx);
     if (!ok) {
         if (timed_out)

@@ -145,18 +145,9 @@ job_release(Job *j)
         g_signal_handler_disconnect(j->mon, j->closed_id);
     if (j->cancel_id)
         g_cancellable_disconnect(g_task_get_cancellable(j->task), j->cancel_id);
-    if (j->progress_src) {
-        g_source_destroy(j->progress_src);
-        g_source_unref(j->progress_src);
-    }
-    if (j->timeout_src) {
-        g_source_destroy(j->timeout_src);
-        g_source_unref(j->timeout_src);
-    }
-    if (j->idle_src) {
-        g_source_destroy(j->idle_src);
-        g_source_unref(j->idle_src);
-    }
+    qmp_workflow_source_drop(&j->progress_src);
+    qmp_workflow_source_drop(&j->timeout_src);
+    qmp_workflow_source_drop(&j->idle_src);
     if (j->fd >= 0)
         close(j->fd);
     if (j->qemu_fd >= 0 && j->qemu_fd != j->fd)
@@ -259,8 +250,7 @@ cancel_reply(GObject *src, GAsyncResult *res, gpointer user_data)
         return;
     /* The MIGRATION event or the grace timer goes on with the clean-up. */
     if (!ok && !qmp_monitor_is_connected(j->mon) && j->timeout_src) {
-        g_source_destroy(j->timeout_src);
-        g_clear_pointer(&j->timeout_src, g_source_unref);
+        qmp_workflow_source_drop(&j->timeout_src);
         j->mig_over = TRUE;
         cleanup_next(j);
     }
@@ -332,14 +322,8 @@ job_fail(Job *j, GError *error)
     }
     j->error = error;
     j->stage = ST_CLEANUP;
-    if (j->progress_src) {
-        g_source_destroy(j->progress_src);
-        g_clear_pointer(&j->progress_src, g_source_unref);
-    }
-    if (j->timeout_src) {
-        g_source_destroy(j->timeout_src);
-        g_clear_pointer(&j->timeout_src, g_source_unref);
-    }
+    qmp_workflow_source_drop(&j->progress_src);
+    qmp_workflow_source_drop(&j->timeout_src);
     if (!j->restore && j->migrate_sent && !j->mig_over &&
         qmp_monitor_is_connected(j->mon)) {
         /* Stop QEMU writing before the file goes away; the MIGRATION event
@@ -550,8 +534,7 @@ on_migration(QmpMonitor *mon, const QmpMigrationEvent *data, gint64 ts,
     case QMP_MIGRATION_STATUS_CANCELLED:
         j->mig_over = TRUE;
         if (j->stage == ST_CLEANUP && j->aborting && j->timeout_src) {
-            g_source_destroy(j->timeout_src);
-            g_clear_pointer(&j->timeout_src, g_source_unref);
+            qmp_workflow_source_drop(&j->timeout_src);
             cleanup_next(j);
             return;
         }
@@ -847,14 +830,8 @@ step(Job *j)
         /* Reached from the migrate reply when the stream already ended. */
         return next(j);
     case ST_REMOVE_FD:
-        if (j->progress_src) {
-            g_source_destroy(j->progress_src);
-            g_clear_pointer(&j->progress_src, g_source_unref);
-        }
-        if (j->timeout_src) {
-            g_source_destroy(j->timeout_src);
-            g_clear_pointer(&j->timeout_src, g_source_unref);
-        }
+        qmp_workflow_source_drop(&j->progress_src);
+        qmp_workflow_source_drop(&j->timeout_src);
         report(j, QMP_SAVE_PHASE_FINISHING);
         if (!j->fdset_added)
             return next(j);

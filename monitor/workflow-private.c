@@ -11,6 +11,14 @@ void qmp_workflow_task_return(GTask *task, GError *error)
     g_object_unref(task);
 }
 
+void qmp_workflow_source_drop(GSource **src)
+{
+    if (*src == NULL)
+        return;
+    g_source_destroy(*src);
+    g_clear_pointer(src, g_source_unref);
+}
+
 gboolean qmp_workflow_task_finish(gpointer source, GAsyncResult *result, GError **error)
 {
     g_return_val_if_fail(g_task_is_valid(result, source), FALSE);

@@ -20,4 +20,8 @@ void qmp_workflow_task_return(GTask *task, GError *error);
 G_GNUC_INTERNAL
 gboolean qmp_workflow_task_finish(gpointer source, GAsyncResult *result, GError **error);
 
+/* Destroys and unrefs *src when it is set, and sets it to NULL. */
+G_GNUC_INTERNAL
+void qmp_workflow_source_drop(GSource **src);
+
 G_END_DECLS
