@@ -82,6 +82,16 @@ static void quit(QmpMonitor *mon)
     }
 }
 
+/* The start of a conversation: the handshake, then options for job job_id
+ * copying to target. */
+static void begin(QmpMonitor *mon, QmpBlockCopyOptions *o, const char *job_id, const char *target)
+{
+    handshake(mon);
+    qmp_block_copy_options_init(o);
+    o->job_id = job_id;
+    o->target = target;
+}
+
 static void append_state(GString *out, QmpBlockCopyJob *job)
 {
     gint64 off, len;
@@ -106,11 +116,8 @@ static void run_dead(QmpMonitor **mons, GString *out)
     GError *error = NULL;
     if (live)
         unlink("dead.qcow2");
-    handshake(mon);
     QmpBlockCopyOptions o;
-    qmp_block_copy_options_init(&o);
-    o.job_id = "dead0";
-    o.target = "dead.qcow2";
+    begin(mon, &o, "dead0", "dead.qcow2");
     o.bandwidth_mib_s = 1;
     g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, "drive0", &o, &error);
     g_assert_no_error(error);
@@ -171,11 +178,8 @@ static void run_pivot(QmpMonitor **mons, GString *out)
     GError *error = NULL;
     if (live)
         make_image("pivot.qcow2", "256M");
-    handshake(mon);
     QmpBlockCopyOptions o;
-    qmp_block_copy_options_init(&o);
-    o.job_id = "pivot0";
-    o.target = "pivot.qcow2";
+    begin(mon, &o, "pivot0", "pivot.qcow2");
     o.format = "qcow2";
     o.mode = QMP_NEW_IMAGE_MODE_EXISTING;
     o.granularity = 65536;
@@ -225,11 +229,8 @@ static void run_cancel(QmpMonitor **mons, GString *out)
     GError *error = NULL;
     if (live)
         unlink("cancel.qcow2");
-    handshake(mon);
     QmpBlockCopyOptions o;
-    qmp_block_copy_options_init(&o);
-    o.job_id = "cancel0";
-    o.target = "cancel.qcow2";
+    begin(mon, &o, "cancel0", "cancel.qcow2");
     o.format = "qcow2";
     o.sync = QMP_MIRROR_SYNC_MODE_TOP;
     g_autoptr(QmpBlockCopyJob) job = qmp_block_copy_start(mon, "drive0", &o, &error);
@@ -279,11 +280,8 @@ static void run_bandwidth(QmpMonitor **mons, GString *out)
     GError *error = NULL;
     if (live)
         unlink("bw.qcow2");
-    handshake(mon);
     QmpBlockCopyOptions o;
-    qmp_block_copy_options_init(&o);
-    o.job_id = "bw0";
-    o.target = "bw.qcow2";
+    begin(mon, &o, "bw0", "bw.qcow2");
     o.bandwidth_mib_s = -1;
     g_assert_null(qmp_block_copy_start(mon, "drive0", &o, &error));
     g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID);
@@ -355,11 +353,8 @@ static void run_errors(QmpMonitor **mons, GString *out)
                                           "[inject-error]\nevent = \"write_aio\"\nerrno = \"28\"\n",
                                           -1, &error));
     }
-    handshake(mon);
     QmpBlockCopyOptions o;
-    qmp_block_copy_options_init(&o);
-    o.job_id = "err0";
-    o.target = "nowhere/missing.qcow2";
+    begin(mon, &o, "err0", "nowhere/missing.qcow2");
     o.mode = QMP_NEW_IMAGE_MODE_EXISTING;
     g_assert_null(qmp_block_copy_start(mon, "nodisk", &o, &error));
     g_assert_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_NO_DEVICE);
@@ -419,11 +414,8 @@ static void run_fallback(QmpMonitor **mons, GString *out)
     GError *error = NULL;
     if (live)
         make_image("fallback.qcow2", "256M");
-    handshake(mon);
     QmpBlockCopyOptions o;
-    qmp_block_copy_options_init(&o);
-    o.job_id = "fb0";
-    o.target = "fallback.qcow2";
+    begin(mon, &o, "fb0", "fallback.qcow2");
     o.format = "qcow2";
     o.mode = QMP_NEW_IMAGE_MODE_EXISTING;
     if (live) {
