@@ -89,17 +89,15 @@ run(const char *const *argv)
         g_error("%s: %s", argv[0], error->message);
 }
 
-/* A running source guest: its RAM from 16 MiB on holds the random file. */
+/* A QEMU run with argv, its conversation recorded into rec under peer from
+ * the greeting on, after the handshake. */
 static QmpMonitor *
-spawn_source(const char *qemu, const char *machine, const char *rec)
+spawn_recorded(const char *qemu, const char *const *argv, const char *rec, const char *peer)
 {
     g_autoptr(GError) error = NULL;
-    g_autofree char *loader = g_strdup_printf("loader,file=%s,addr=0x%x", rand_path, RAM_ADDR);
-    const char *argv[] = { "-machine", machine, "-accel", "tcg", "-m", "512",
-                           "-nodefaults", "-display", "none", "-device", loader, NULL };
     QmpMonitor *mon = qmp_monitor_new(NULL);
 
-    g_assert_true(qmp_monitor_record_to_file(mon, rec, "qemu source", &error));
+    g_assert_true(qmp_monitor_record_to_file(mon, rec, peer, &error));
     g_assert_no_error(error);
     g_assert_true(qmp_monitor_spawn(mon, qemu, argv, &error));
     g_assert_no_error(error);
@@ -108,24 +106,27 @@ spawn_source(const char *qemu, const char *machine, const char *rec)
     return mon;
 }
 
+/* A running source guest: its RAM from 16 MiB on holds the random file. */
+static QmpMonitor *
+spawn_source(const char *qemu, const char *machine, const char *rec)
+{
+    g_autofree char *loader = g_strdup_printf("loader,file=%s,addr=0x%x", rand_path, RAM_ADDR);
+    const char *argv[] = { "-machine", machine, "-accel", "tcg", "-m", "512",
+                           "-nodefaults", "-display", "none", "-device", loader, NULL };
+
+    return spawn_recorded(qemu, argv, rec, "qemu source");
+}
+
 /* A destination started as a daemon would: recording from the greeting on. */
 static QmpMonitor *
 spawn_dest_mem(const char *qemu, const char *machine, const char *mem,
                const char *rec)
 {
-    g_autoptr(GError) error = NULL;
     const char *args[] = { "-machine", machine, "-accel", "tcg", "-m", mem,
                            "-nodefaults", "-display", "none",
                            "-incoming", "defer", NULL };
-    QmpMonitor *mon = qmp_monitor_new(NULL);
 
-    g_assert_true(qmp_monitor_record_to_file(mon, rec, "qemu destination", &error));
-    g_assert_no_error(error);
-    g_assert_true(qmp_monitor_spawn(mon, qemu, args, &error));
-    g_assert_no_error(error);
-    g_assert_true(qmp_monitor_handshake(mon, QMP_HANDSHAKE_NONE, 30000, &error));
-    g_assert_no_error(error);
-    return mon;
+    return spawn_recorded(qemu, args, rec, "qemu destination");
 }
 
 static QmpMonitor *
