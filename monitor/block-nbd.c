@@ -251,18 +251,27 @@ fail:
     return FALSE;
 }
 
+/* Disk i, once its mirror is started (else NULL and error). */
+static Disk *started_disk(QmpNbdStorage *s, guint i, GError **error)
+{
+    Disk *d = g_ptr_array_index(s->disks, i);
+    if (d->job == NULL) {
+        g_set_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID,
+                    "NBD storage migration: not started");
+        return NULL;
+    }
+    return d;
+}
+
 gboolean qmp_nbd_storage_wait_ready(QmpNbdStorage *s, gint timeout_ms,
                                     GCancellable *cancellable, GError **error)
 {
     g_return_val_if_fail(s != NULL, FALSE);
     gint64 deadline = timeout_ms > 0 ? g_get_monotonic_time() + (gint64) timeout_ms * 1000 : 0;
     for (guint i = 0; i < s->disks->len; i++) {
-        Disk *d = g_ptr_array_index(s->disks, i);
-        if (d->job == NULL) {
-            g_set_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID,
-                        "NBD storage migration: not started");
+        Disk *d = started_disk(s, i, error);
+        if (d == NULL)
             return FALSE;
-        }
         gint left = timeout_ms;
         if (deadline) {
             gint64 rest = (deadline - g_get_monotonic_time()) / 1000;
@@ -324,12 +333,9 @@ static void remove_client(QmpNbdStorage *s, Disk *d, GError **error)
 static gboolean all_ready(QmpNbdStorage *s, GError **error)
 {
     for (guint i = 0; i < s->disks->len; i++) {
-        Disk *d = g_ptr_array_index(s->disks, i);
-        if (d->job == NULL) {
-            g_set_error(error, QMP_BLOCK_COPY_ERROR, QMP_BLOCK_COPY_ERROR_INVALID,
-                        "NBD storage migration: not started");
+        Disk *d = started_disk(s, i, error);
+        if (d == NULL)
             return FALSE;
-        }
         if (qmp_block_copy_job_get_state(d->job) != QMP_BLOCK_COPY_JOB_STATE_READY) {
             const GError *je = qmp_block_copy_job_get_error(d->job);
             if (je)
