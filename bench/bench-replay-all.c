@@ -18,6 +18,9 @@
 #include "qmp-replay.h"
 
 #define RUNS 9
+/* In-process replies come at once; a recording made by a pipelining client
+ * (its next command releases the reply) stalls a one-at-a-time client. */
+#define REPLY_TIMEOUT_MS 1000
 
 static GPtrArray *files;
 static QmpReplay *intro;          /* introspection.jsonl */
@@ -62,8 +65,11 @@ static double parse_all(guint *n_messages)
     return bench_now() - t0;
 }
 
-/* The generic client: every recorded command, in order, as recorded. */
-static void replay_one(const char *path)
+/* The generic client: every recorded command, in order, as recorded.
+ * FALSE (with *why) for a conversation it cannot play: one that passes fds,
+ * runs commands out-of-band while others wait, or ends with a QEMU killed
+ * mid-command; those are the workflow tests' own replays. */
+static gboolean replay_one(const char *path, char **why)
 {
     GError *error = NULL;
     g_autoptr(QmpReplay) rec = qmp_replay_load(path, &error);
@@ -85,6 +91,10 @@ static void replay_one(const char *path)
         if (kind != QMP_REPLAY_MSG_COMMAND || dir != QMP_TRACE_OUT)
             continue;
         const char *name = qmp_json_get_string(qmp_json_lookup(msg, "execute"));
+        if (!name) {
+            *why = g_strdup("a command sent with exec-oob");
+            break;
+        }
         const QmpJson *args = qmp_json_lookup(msg, "arguments");
         if (!handshaken && strcmp(name, "qmp_capabilities") == 0) {
             QmpHandshakeFlags f = args && qmp_json_lookup(args, "enable") ? QMP_HANDSHAKE_OOB
@@ -95,26 +105,53 @@ static void replay_one(const char *path)
         }
         g_autofree char *args_text = args ? qmp_json_to_string(args) : NULL;
         g_autoptr(QmpJsonDoc) reply = qmp_monitor_execute(mon, name, args_text, 0, NULL, 0,
-                                                          5000, NULL, &error);
+                                                          REPLY_TIMEOUT_MS, NULL, &error);
         if (!reply) {
             /* Recorded errors come back as errors; the quit reply may lose
              * the race with the end of the connection. */
-            g_assert(error->domain == QMP_COMMAND_ERROR ||
-                     (strcmp(name, "quit") == 0 && error->code == QMP_ERROR_CLOSED));
+            gboolean expected = error->domain == QMP_COMMAND_ERROR ||
+                                (strcmp(name, "quit") == 0 && error->code == QMP_ERROR_CLOSED);
+            if (!expected) {
+                *why = g_strdup_printf("%s: %s", name, error->message);
+                g_clear_error(&error);
+                break;
+            }
             g_clear_error(&error);
         }
     }
-    if (!qmp_replay_server_finish(s, &error))
-        g_error("%s: %s", path, error->message);
+    if (!*why && !qmp_replay_server_finish(s, &error)) {
+        *why = g_strdup(error->message);
+        g_clear_error(&error);
+    }
     g_object_unref(mon);
     qmp_replay_server_free(s);
+    return *why == NULL;
+}
+
+/* Keep the conversations the generic client can play, once, untimed: the
+ * baseline parses the same set. */
+static void keep_playable(void)
+{
+    for (guint i = 0; i < files->len;) {
+        g_autofree char *why = NULL;
+        if (replay_one(files->pdata[i], &why)) {
+            i++;
+            continue;
+        }
+        g_autofree char *base = g_path_get_basename(files->pdata[i]);
+        fprintf(stderr, "replay-all: left out %s (not for a generic client: %s)\n", base, why);
+        g_ptr_array_remove_index(files, i);
+    }
 }
 
 static double replay_all(void)
 {
     double t0 = bench_now();
-    for (guint i = 0; i < files->len; i++)
-        replay_one(files->pdata[i]);
+    for (guint i = 0; i < files->len; i++) {
+        g_autofree char *why = NULL;
+        if (!replay_one(files->pdata[i], &why))
+            g_error("%s: %s", (const char *) files->pdata[i], why);
+    }
     return bench_now() - t0;
 }
 
@@ -128,6 +165,8 @@ int main(void)
     }
     double ours[RUNS], base[RUNS];
     guint n_messages = 0;
+    guint n_found = files->len;
+    keep_playable();
     replay_all(); /* warm up */
     for (int r = 0; r < RUNS; r++) {
         base[r] = parse_all(&n_messages);
@@ -137,8 +176,9 @@ int main(void)
     double ratio = o / b;
     printf("bench: replay-all ours=%.4f baseline=%.4f unit=s ratio=%.3f target=<=3 met=%s\n",
            o, b, ratio, ratio <= 3 ? "yes" : "no");
-    printf("replay-all: %u conversations, %u messages: %.0f conversations/s, %.0f messages/s "
-           "(median of %d runs)\n", files->len, n_messages, files->len / o, n_messages / o, RUNS);
+    printf("replay-all: %u conversations (of %u found), %u messages: %.0f conversations/s, "
+           "%.0f messages/s (median of %d runs)\n", files->len, n_found, n_messages,
+           files->len / o, n_messages / o, RUNS);
     g_ptr_array_unref(files);
     qmp_schema_check_free(check72);
     qmp_replay_unref(intro);
