@@ -2,7 +2,7 @@
 /*
  * migration-bench.h: a source/destination pair for the migration
  * benchmarks (QEMU 7.2 from PATH, or a given binary such as 10.0): TCG, 512 MiB, 200 MiB of random RAM from a loader
- * device (the file is made once under the user cache directory), the
+ * device (the migration tests' file, made once under the user cache directory), the
  * destination started with -incoming defer; both in a temporary directory
  * so that "unix:mig.sock" is a short relative path.
  */
@@ -14,41 +14,7 @@
 #include <glib/gstdio.h>
 #include "bench-common.h"
 #include "qmp-monitor.h"
-
-#define MIGB_SIZE (200u * 1024 * 1024)
-
-static const char *migb_random_file(void)
-{
-    static char *path;
-    if (path)
-        return path;
-    g_autofree char *dir = g_build_filename(g_get_user_cache_dir(), "qmpkit", NULL);
-    g_mkdir_with_parents(dir, 0755);
-    path = g_build_filename(dir, "migration-guest-200m.bin", NULL);
-    GStatBuf st;
-    if (g_stat(path, &st) == 0 && (guint64) st.st_size == MIGB_SIZE)
-        return path;
-    /* The same xorshift64* stream as monitor/tests/migration-harness.c. */
-    g_autofree char *tmp = g_strdup_printf("%s.%d", path, getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        exit(1);
-    guint64 x = 0x9E3779B97F4A7C15ull;
-    static guint64 buf[8192];
-    for (gsize done = 0; done < MIGB_SIZE; done += sizeof(buf)) {
-        for (gsize i = 0; i < G_N_ELEMENTS(buf); i++) {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            buf[i] = x * 0x2545F4914F6CDD1Dull;
-        }
-        if (fwrite(buf, 1, sizeof(buf), f) != sizeof(buf))
-            exit(1);
-    }
-    if (fclose(f) != 0 || g_rename(tmp, path) != 0)
-        exit(1);
-    return path;
-}
+#include "migration-harness.h" /* mig_test_rand_file(): the tests' guest RAM */
 
 /* QEMU 10.0 ($QMPKIT_QEMU_10, which run-all sets the way build.sh does),
  * or NULL. */
@@ -65,7 +31,7 @@ static inline QmpMonitor *migb_spawn_qemu(const char *dir, gboolean source, cons
 {
     GError *error = NULL;
     g_autofree char *loader = g_strdup_printf("loader,file=%s,addr=0x1000000",
-                                              migb_random_file());
+                                              mig_test_rand_file());
     const char *args[] = { "-machine", machine, "-accel", "tcg", "-m", "512", "-nodefaults",
                            "-display", "none",
                            source ? "-device" : "-incoming", source ? loader : "defer", NULL };
