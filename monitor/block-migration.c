@@ -44,6 +44,13 @@ static void wait_next(ReadyWait *w)
     qmp_block_copy_job_wait_ready_async(job, g_task_get_cancellable(w->task), job_ready, w);
 }
 
+/* The _finish of both hooks: their tasks return a boolean. */
+static gboolean hook_finish(QmpMigration *mig, GAsyncResult *result, gpointer user_data,
+                            GError **error)
+{
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
 static void hook_start_async(QmpMigration *mig, gpointer user_data, GCancellable *cancellable,
                              GAsyncReadyCallback callback, gpointer callback_data)
 {
@@ -61,12 +68,6 @@ static void hook_start_async(QmpMigration *mig, gpointer user_data, GCancellable
     w->task = task;
     w->s = s;
     wait_next(w);
-}
-
-static gboolean hook_start_finish(QmpMigration *mig, GAsyncResult *result, gpointer user_data,
-                                  GError **error)
-{
-    return g_task_propagate_boolean(G_TASK(result), error);
 }
 
 static void switched(GObject *obj, GAsyncResult *res, gpointer data)
@@ -87,12 +88,6 @@ static void hook_switchover_async(QmpMigration *mig, gpointer user_data,
     qmp_nbd_storage_finish_async(s, cancellable, switched, task);
 }
 
-static gboolean hook_switchover_finish(QmpMigration *mig, GAsyncResult *result,
-                                       gpointer user_data, GError **error)
-{
-    return g_task_propagate_boolean(G_TASK(result), error);
-}
-
 static void hook_abort(QmpMigration *mig, gpointer user_data)
 {
     qmp_nbd_storage_abort(user_data);
@@ -103,9 +98,9 @@ void qmp_nbd_storage_attach(QmpNbdStorage *s, QmpMigration *mig)
     g_return_if_fail(s != NULL && QMP_IS_MIGRATION(mig));
     static const QmpMigrationStorageHook hook = {
         .start_async = hook_start_async,
-        .start_finish = hook_start_finish,
+        .start_finish = hook_finish,
         .switchover_async = hook_switchover_async,
-        .switchover_finish = hook_switchover_finish,
+        .switchover_finish = hook_finish,
         .abort = hook_abort,
     };
     qmp_migration_set_storage_hook(mig, &hook, s, (GDestroyNotify) qmp_nbd_storage_free);
