@@ -75,7 +75,6 @@ typedef struct {
     gboolean fdset_added;
     gint64 fdset_id;
     gboolean migrate_sent;
-    gboolean migrate_replied;
     QmpMigrationStatus mig_status;
     gboolean mig_over;      /* completed, failed or cancelled seen */
     gboolean aborting;      /* migrate_cancel sent */
@@ -441,7 +440,6 @@ bool_reply(GObject *src, GAsyncResult *res, gpointer user_data)
         j->fd_named = TRUE;
         break;
     case ST_MIGRATE:
-        j->migrate_replied = TRUE;
         /* The stream may have ended before the reply was read. */
         if (!j->mig_over) {
             j->stage = ST_WAIT;
