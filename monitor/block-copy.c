@@ -151,7 +151,6 @@ struct _QmpBlockCopyJob {
     char *command;
     char *blk_key;        /* device or qdev: finds the disk in query-block */
     char *source_node;
-    char *source_file;
     char *target_file;    /* drive-mirror: the image; else NULL */
     char *target_node;    /* blockdev-mirror: the node */
     gboolean added_target;/* we blockdev-add'ed target_node */
@@ -403,7 +402,6 @@ static void qmp_block_copy_job_finalize(GObject *obj)
     g_free(job->command);
     g_free(job->blk_key);
     g_free(job->source_node);
-    g_free(job->source_file);
     g_free(job->target_file);
     g_free(job->target_node);
     g_clear_error(&job->error);
@@ -1159,7 +1157,6 @@ QmpBlockCopyJob *qmp_block_copy_start(QmpMonitor *mon, const char *device,
     job->command = g_strdup(blockdev ? "blockdev-mirror" : "drive-mirror");
     job->blk_key = g_strdup(disk->device && *disk->device ? disk->device : disk->qdev);
     job->source_node = g_strdup(disk->inserted->node_name);
-    job->source_file = g_strdup(disk->inserted->file);
     job->speed = speed;
     if (o->target_node)
         job->target_node = g_strdup(o->target_node);
