@@ -16,7 +16,6 @@ typedef struct {
     char *export_name;   /* the NBD export: the destination device's name */
     char *export_id;     /* block-export-add id */
     char *client_node;   /* the source's NBD client node */
-    gboolean exported;
     gboolean client_added;
     QmpBlockCopyJob *job;
 } Disk;
@@ -187,7 +186,6 @@ static gboolean export_disk(QmpNbdStorage *s, Disk *d, gboolean has_export_add, 
     if (!ok)
         return prefixed(error, err, "destination", d->destination_device,
                         has_export_add ? "block-export-add" : "nbd-server-add");
-    d->exported = TRUE;
     return TRUE;
 }
 
@@ -293,8 +291,6 @@ static gboolean server_stop_done(QmpNbdStorage *s, gboolean ok, GError *err, GEr
         return FALSE;
     }
     s->server_started = FALSE;
-    for (guint i = 0; i < s->disks->len; i++)
-        ((Disk *) g_ptr_array_index(s->disks, i))->exported = FALSE;
     return TRUE;
 }
 
