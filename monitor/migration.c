@@ -115,14 +115,7 @@ const char *qmp_migration_phase_to_string(QmpMigrationPhase phase)
 static char *json_str(const char *s)
 {
     GString *g = g_string_new("\"");
-    for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            g_string_append_printf(g, "\\%c", *p);
-        else if (*p < 0x20)
-            g_string_append_printf(g, "\\u%04x", *p);
-        else
-            g_string_append_c(g, *p);
-    }
+    qmp_json_append_escaped(g, s, strlen(s));
     g_string_append_c(g, '"');
     return g_string_free(g, FALSE);
 }
