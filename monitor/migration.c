@@ -246,11 +246,7 @@ static QmpExecuteFlags oob_flags(QmpMonitor *mon)
 
 static void timer_stop(QmpMigration *m)
 {
-    if (m->timer) {
-        g_source_destroy(m->timer);
-        g_source_unref(m->timer);
-        m->timer = NULL;
-    }
+    qmp_workflow_source_drop(&m->timer);
 }
 
 static gboolean timer_fired(gpointer data)
