@@ -282,14 +282,7 @@ static void op_complete(QmpMigration *m)
         g_clear_object(&m->cancellable);
         m->cancel_id = 0;
     }
-    if (m->error) {
-        GError *e = m->error;
-        m->error = NULL;
-        g_task_return_error(task, e);
-    } else {
-        g_task_return_boolean(task, TRUE);
-    }
-    g_object_unref(task);
+    qmp_workflow_task_return(task, g_steal_pointer(&m->error));
 }
 
 static void phase_done(QmpMigration *m)
