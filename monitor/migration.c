@@ -87,6 +87,7 @@ struct _QmpMigration {
     gboolean resuming; /* resume sent; the source not yet seen out of paused */
     guint resume_polls;
     GSource *timer;
+    void (*timer_fn)(QmpMigration *m); /* what timer runs */
     char *recover_uri, *recover_connect;
 };
 
@@ -252,10 +253,9 @@ static void timer_stop(QmpMigration *m)
 static gboolean timer_fired(gpointer data)
 {
     QmpMigration *m = data;
-    void (*fn)(QmpMigration *) = g_object_get_data(G_OBJECT(m), "qmp-migration-timer-fn");
     g_source_unref(m->timer);
     m->timer = NULL;
-    fn(m);
+    m->timer_fn(m);
     return G_SOURCE_REMOVE;
 }
 
@@ -263,7 +263,7 @@ static gboolean timer_fired(gpointer data)
 static void after_interval(QmpMigration *m, void (*fn)(QmpMigration *))
 {
     timer_stop(m);
-    g_object_set_data(G_OBJECT(m), "qmp-migration-timer-fn", fn);
+    m->timer_fn = fn;
     m->timer = g_timeout_source_new(m->poll_ms);
     g_source_set_callback(m->timer, timer_fired, m, NULL);
     g_source_attach(m->timer, m->ctx);
