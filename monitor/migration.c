@@ -618,8 +618,7 @@ static void on_poll_reply(QmpMigration *m, const QmpJson *ret, const GError *err
                  " the guest is lost");
         else
             fail(m, QMP_MIGRATION_ERROR_POSTCOPY_PAUSED,
-                 "the migration link broke (source in postcopy-paused)%s",
-                 info->error_desc ? "" : "");
+                 "the migration link broke (source in postcopy-paused)");
         return;
     default:
         m->resuming = FALSE;
