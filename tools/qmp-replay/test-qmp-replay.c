@@ -31,6 +31,19 @@ static void wait_for_path(const char *path)
     g_error("%s did not appear", path);
 }
 
+/* A libvirt corpus file in ../shared, or NULL (the test skipped) when
+ * it is not there. */
+static char *libvirt_corpus(const char *name)
+{
+    const char *shared = g_getenv("QMPKIT_SHARED_DIR");
+    char *rec = g_build_filename(shared ? shared : "../shared", "corpora", "libvirt", name, NULL);
+    if (g_file_test(rec, G_FILE_TEST_EXISTS))
+        return rec;
+    g_free(rec);
+    g_test_skip("no ../shared corpus");
+    return NULL;
+}
+
 static GPid spawn(const char *const *argv, int *err_fd)
 {
     GPid pid;
@@ -140,13 +153,9 @@ static void test_serve_strict_mismatch(void)
 
 static void test_serve_lenient_libvirt(void)
 {
-    const char *shared = g_getenv("QMPKIT_SHARED_DIR");
-    g_autofree char *rec = g_build_filename(shared ? shared : "../shared", "corpora", "libvirt",
-                                            "caps_9.2.0_x86_64.replies", NULL);
-    if (!g_file_test(rec, G_FILE_TEST_EXISTS)) {
-        g_test_skip("no ../shared corpus");
+    g_autofree char *rec = libvirt_corpus("caps_9.2.0_x86_64.replies");
+    if (!rec)
         return;
-    }
     g_autofree char *sock = g_build_filename(dir, "s3.sock", NULL);
     const char *argv[] = { tool, "serve", "--lenient", "--schema", "recorded", "--socket", sock,
                            rec, NULL };
@@ -286,13 +295,9 @@ static void test_serve_redacted(void)
  * query-sev-capabilities, which 4.2 had and qmpkit's schema lacks. */
 static void test_serve_recorded_schema_default(void)
 {
-    const char *shared = g_getenv("QMPKIT_SHARED_DIR");
-    g_autofree char *rec = g_build_filename(shared ? shared : "../shared", "corpora", "libvirt",
-                                            "caps_4.2.0.x86_64.replies", NULL);
-    if (!g_file_test(rec, G_FILE_TEST_EXISTS)) {
-        g_test_skip("no ../shared corpus");
+    g_autofree char *rec = libvirt_corpus("caps_4.2.0.x86_64.replies");
+    if (!rec)
         return;
-    }
     g_autofree char *sock = g_build_filename(dir, "s6.sock", NULL);
     const char *argv[] = { tool, "serve", "--lenient", "--socket", sock, rec, NULL };
     int err_fd;
