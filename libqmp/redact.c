@@ -213,12 +213,3 @@ char *qmp_redactor_unparsable(QmpTraceDirection dir, gsize len, gsize *out_len)
     *out_len = strlen(s);
     return s;
 }
-
-char *qmp_redactor_text(QmpRedactor *r, QmpTraceDirection dir,
-                        const char *text, gsize len, gsize *out_len)
-{
-    g_autoptr(QmpJsonDoc) doc = qmp_json_parse(text, len, 0, NULL);
-    if (!doc)
-        return qmp_redactor_unparsable(dir, len, out_len);
-    return qmp_redactor_message(r, dir, qmp_json_doc_root(doc), out_len);
-}

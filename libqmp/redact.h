@@ -52,8 +52,3 @@ char *qmp_redactor_message(QmpRedactor *r, QmpTraceDirection dir,
  * so that a recording still pairs QEMU's reply with it (when the hidden
  * command had no id; its id, if any, is hidden too). */
 char *qmp_redactor_unparsable(QmpTraceDirection dir, gsize len, gsize *out_len);
-
-/* Any text: parsed and redacted as above, unparsable text hidden whole.
- * Returns NULL when text may be used as it is. */
-char *qmp_redactor_text(QmpRedactor *r, QmpTraceDirection dir,
-                        const char *text, gsize len, gsize *out_len);
