@@ -559,13 +559,21 @@ typedef struct {
     MigPair *p;
     MigProxy *proxy; /* live only */
     guint last_polls;
-    gboolean switched, cut;
+    gboolean switched, cut, dst_resumed;
     guint n_postcopy_polls;
 } CutState;
 
-/* Switch at 30 MiB, cut the link at the second poll in post-copy (at the
- * first one the destination may still be loading the device state: a cut
- * there makes 7.2's destination fail instead of pausing). */
+static void on_dst_resume(QmpMonitor *mon, const char *event, const QmpJson *data,
+                          gint64 timestamp_us, gpointer user_data)
+{
+    ((CutState *) user_data)->dst_resumed = TRUE;
+}
+
+/* Switch at 30 MiB, cut the link at the second poll in post-copy, and live
+ * only once the destination runs the guest (RESUME): before, it may still
+ * be loading the device state sent at the switch, and a cut there makes
+ * its incoming migration fail (QEMU exits) instead of pausing.  A replay
+ * cuts nothing, so the poll count alone decides there. */
 static void switch_then_cut(QmpMigration *mig, const QmpMigrationProgress *pr, gpointer data)
 {
     CutState *st = data;
@@ -575,7 +583,7 @@ static void switch_then_cut(QmpMigration *mig, const QmpMigrationProgress *pr, g
         st->switched = TRUE;
         g_assert_true(qmp_migration_start_postcopy(mig, NULL));
     } else if (st->switched && !st->cut && pr->status == QMP_MIGRATION_STATUS_POSTCOPY_ACTIVE &&
-               ++st->n_postcopy_polls == 2) {
+               ++st->n_postcopy_polls >= 2 && (st->dst_resumed || !st->p->live)) {
         st->cut = TRUE;
         if (st->proxy)
             mig_proxy_reset(st->proxy);
@@ -613,8 +621,10 @@ static void scenario_recover(MigPair *p)
     g_assert_no_error(error);
     qmp_migration_set_flags(mig, QMP_MIGRATION_POSTCOPY | QMP_MIGRATION_KEEP_SOURCE);
     qmp_migration_set_progress_func(mig, switch_then_cut, &st, NULL);
+    guint resume_id = qmp_monitor_subscribe(p->dst, "RESUME", on_dst_resume, &st, NULL);
 
     g_assert_false(qmp_migration_run(mig, &error));
+    qmp_monitor_unsubscribe(p->dst, resume_id);
     g_assert_error(error, QMP_MIGRATION_ERROR, QMP_MIGRATION_ERROR_POSTCOPY_PAUSED);
     g_assert_true(g_str_has_prefix(error->message, "Perform: "));
     g_assert_nonnull(strstr(error->message, "source is not resumed"));
